@@ -1,0 +1,11 @@
+"""mgscreen: machine-learning screening of Mg/Ca metal anode / electrolyte interfaces."""
+
+from screen.components import Component, ComponentLibrary, UnknownComponent
+from screen.dataset import check_file, load_interfaces, load_table, summarize
+from screen.validation import DataValidationError, Problem, validate
+
+__version__ = "0.1.0"
+__all__ = [
+    "Component", "ComponentLibrary", "DataValidationError", "Problem", "UnknownComponent",
+    "check_file", "load_interfaces", "load_table", "summarize", "validate", "__version__",
+]

@@ -1,0 +1,54 @@
+"""Shared fixtures: the embedded library and data set, and corrupted copies of it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from screen.components import ComponentLibrary
+from screen.paths import INTERFACES_FILE, dataset_file
+
+
+@pytest.fixture(scope="session")
+def library() -> ComponentLibrary:
+    return ComponentLibrary.load()
+
+
+@pytest.fixture(scope="session")
+def interfaces_path() -> Path:
+    return dataset_file(INTERFACES_FILE)
+
+
+@pytest.fixture(scope="session")
+def interfaces_rows(interfaces_path) -> tuple[list[str], list[dict[str, str]]]:
+    with interfaces_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames), list(reader)
+
+
+@pytest.fixture
+def write_copy(tmp_path, interfaces_rows):
+    """Write a copy of the data set after ``edit(header, rows)`` and return its path.
+
+    ``edit`` receives a fresh header list and row dicts and may change them in place or return
+    a new (header, rows) pair.
+    """
+
+    def _write(edit=None, name="copy.csv") -> Path:
+        header = list(interfaces_rows[0])
+        rows = [dict(r) for r in interfaces_rows[1]]
+        if edit is not None:
+            result = edit(header, rows)
+            if result is not None:
+                header, rows = result
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([row.get(h, "") for h in header])
+        return path
+
+    return _write

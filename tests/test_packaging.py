@@ -1,0 +1,45 @@
+"""The wheel ships the data set inside the package, and no top-level `datasets` module."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import screen
+from screen.paths import dataset_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_data_found_through_the_package():
+    directory = dataset_dir()
+    for name in ("interfaces.csv", "anions.csv", "solvents.csv", "coatings.csv", "README.md"):
+        assert (directory / name).is_file(), name
+    assert list((directory / "structures").glob("*.xyz"))
+
+
+def test_project_does_not_provide_a_top_level_datasets_module():
+    spec = importlib.util.find_spec("datasets")
+    if spec is not None and spec.origin is not None:
+        assert Path(spec.origin).resolve().parent != ROOT / "datasets"
+    assert not (ROOT / "datasets" / "__init__.py").exists()
+
+
+@pytest.mark.skipif(not (ROOT / "pyproject.toml").is_file(), reason="needs a source checkout")
+def test_wheel_contains_the_data(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                    str(tmp_path), str(ROOT)], check=True, timeout=600)
+    (wheel,) = tmp_path.glob("mgscreen-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("screen/datasets/interfaces.csv", "screen/datasets/anions.csv",
+                 "screen/datasets/solvents.csv", "screen/datasets/coatings.csv",
+                 "screen/datasets/structures/CB11H12.xyz", "screen/cli/__init__.py",
+                 "featurizers/structures.py"):
+        assert name in names, name
+    assert not any(n.startswith("datasets/") for n in names)
+    assert screen.__version__ in wheel.name
