@@ -18,12 +18,11 @@ COATINGS_FILE = "coatings.csv"
 
 def dataset_dir() -> Path:
     """Directory holding ``interfaces.csv``, the component CSVs and ``structures/``."""
-    try:
-        installed = Path(str(resources.files("screen.datasets")))
-        if (installed / INTERFACES_FILE).is_file():
-            return installed
-    except ModuleNotFoundError:
-        pass
+    # `screen` is a regular package, so this is a real directory (the data folder itself has
+    # no __init__.py: importlib.resources would hand back a namespace MultiplexedPath).
+    installed = Path(str(resources.files("screen"))) / "datasets"
+    if (installed / INTERFACES_FILE).is_file():
+        return installed
     checkout = Path(__file__).resolve().parent.parent / "datasets"
     if (checkout / INTERFACES_FILE).is_file():
         return checkout

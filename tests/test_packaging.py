@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_data_found_through_the_package():
     directory = dataset_dir()
+    package = Path(screen.__file__).resolve().parent
+    if package.parent != ROOT:  # an installed (non-editable) package must use its own copy
+        assert directory == package / "datasets"
     for name in ("interfaces.csv", "anions.csv", "solvents.csv", "coatings.csv", "README.md"):
         assert (directory / name).is_file(), name
     assert list((directory / "structures").glob("*.xyz"))
