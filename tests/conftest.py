@@ -11,6 +11,15 @@ from screen.components import ComponentLibrary
 from screen.paths import INTERFACES_FILE, dataset_file
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_feature_cache(tmp_path_factory):
+    """Tests never read or write the user's feature cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MGSCREEN_CACHE_DIR", str(tmp_path_factory.mktemp("feature-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def library() -> ComponentLibrary:
     return ComponentLibrary.load()

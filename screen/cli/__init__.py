@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli import data, quickstart
+from screen.cli import data, featurize, quickstart
 
 app = typer.Typer(
     name="mgscreen",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
+app.command("featurize")(featurize.featurize)
 app.command("quickstart")(quickstart.quickstart)
 
 
