@@ -26,6 +26,21 @@ def library() -> ComponentLibrary:
 
 
 @pytest.fixture(scope="session")
+def interfaces_features(library):
+    """(typed data set, its system-feature DataFrame) — featurized once per session."""
+    import pandas as pd
+
+    from featurizers.system import SystemFeaturizer
+    from screen import load_interfaces
+
+    frame = load_interfaces(library=library)
+    featurizer = SystemFeaturizer(library=library).fit()
+    X = pd.DataFrame(featurizer.transform(frame), columns=featurizer.get_feature_names_out(),
+                     index=frame.index)
+    return frame, X
+
+
+@pytest.fixture(scope="session")
 def interfaces_path() -> Path:
     return dataset_file(INTERFACES_FILE)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,8 +70,11 @@ MGSCREEN = Path(sys.executable).with_name("mgscreen")
 
 
 @pytest.mark.skipif(not MGSCREEN.is_file(), reason="console script not installed")
-def test_console_script_quickstart():
+def test_console_script_quickstart(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run([str(MGSCREEN), "quickstart"], capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=600, check=False, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "Data set and component library are valid" in done.stdout
+    assert "Models trained and logged" in done.stdout
+    assert (tmp_path / "mlflow.db").is_file()  # the default store is in the working directory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli import data, featurize, quickstart
+from screen.cli import data, featurize, predict, quickstart, train, ui
 
 app = typer.Typer(
     name="mgscreen",
@@ -15,6 +15,9 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command("featurize")(featurize.featurize)
+app.command("train")(train.train)
+app.command("predict")(predict.predict)
+app.command("ui")(ui.ui)
 app.command("quickstart")(quickstart.quickstart)
 
 

@@ -1,4 +1,5 @@
-"""Turning the library's expected errors into a clear message and exit code 1."""
+"""Turning expected errors (bad data, library, config, too few rows) into a clear message
+and exit code 1."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from rich.console import Console
 
 from screen.cli.render import print_problems
 from screen.components import LibraryError
+from screen.config import ConfigError
+from screen.modeling_data import TooFewRowsError
 from screen.validation import DataValidationError
 
 
@@ -24,4 +27,7 @@ def reported_errors(console: Console) -> Iterator[None]:
         raise typer.Exit(1) from None
     except LibraryError as exc:
         console.print(f"component library error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    except (ConfigError, TooFewRowsError) as exc:
+        console.print(str(exc), markup=False)
         raise typer.Exit(1) from None

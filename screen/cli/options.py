@@ -26,3 +26,6 @@ def parse_mode(value: str) -> Mode:
     if value not in ("dataset", "systems"):
         raise typer.BadParameter(f"{value!r}; accepted: dataset, systems", param_hint="--mode")
     return value  # type: ignore[return-value]
+TrackingUriOption = Annotated[str | None, typer.Option(
+    "--tracking-uri", help="MLflow tracking store (default: $MLFLOW_TRACKING_URI or "
+                           "sqlite:///mlflow.db in the working directory).")]

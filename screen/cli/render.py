@@ -40,3 +40,16 @@ def print_problems(console: Console, problems: list[Problem], limit: int = 200) 
         console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if len(problems) > limit:
         console.print(f"... and {len(problems) - limit} more (use --report to get them all)")
+
+
+def print_train_result(console: Console, result) -> None:
+    """Primary metric of the model and its baselines under every CV scheme."""
+    table = result.results
+    pooled = table[table["metric"] == result.primary_metric]
+    wide = pooled.pivot(index="scheme", columns="candidate", values="value").reset_index()
+    wide = wide.round(4)
+    console.print(frame_table(wide, f"{result.target}: pooled out-of-fold "
+                                    f"{result.primary_metric} (model vs baselines)"))
+    state = "champion" if result.champion else "not champion"
+    console.print(f"run {result.run_id}: primary {result.primary_metric} = "
+                  f"{result.primary_value:.4g} ({state}); model {result.model_uri}")

@@ -1,0 +1,54 @@
+"""``mgscreen predict``: predictions for new systems with the champion models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from screen.cli.options import InputCsv, TrackingUriOption
+
+OutOption = Annotated[Path, typer.Option("--out", help="CSV to write (atomically).")]
+ModelUriOption = Annotated[list[str] | None, typer.Option(
+    "--model-uri", help="TARGET=URI to use instead of the registry champion, e.g. "
+                        "overpotential=runs:/<run_id>/model (repeatable).")]
+
+
+def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = None,
+            tracking_uri: TrackingUriOption = None) -> None:
+    """Predict overpotential (with interval), cycle life, p_passivating and the applicability
+    domain for every system of INPUT_CSV (interfaces.csv schema; targets not needed)."""
+    from rich.console import Console
+
+    from screen.cli.errors import reported_errors
+    from screen.components import ComponentLibrary
+    from screen.config import TARGETS
+    from screen.dataset import load_table
+    from screen.io import atomic_write_csv
+    from screen.predict import load_models, predict_systems
+    from screen.schema import SYSTEM_REQUIRED
+
+    uris = {}
+    for item in model_uri or []:
+        target, _, uri = item.partition("=")
+        if target not in TARGETS or not uri:
+            raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
+                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
+        uris[target] = uri
+    console = Console()
+    with reported_errors(console):
+        library = ComponentLibrary.load()
+        frame = load_table(input_csv, library, mode="systems")
+        try:
+            models = load_models(tracking_uri, uris)
+        except LookupError as exc:
+            console.print(str(exc), markup=False)
+            raise typer.Exit(1) from None
+        predictions = predict_systems(frame, models, library)
+        keep = [c for c in frame.columns if c in SYSTEM_REQUIRED or c in (
+            "salt", "salt_conc_M", "solvent_ratio", "additive", "current_density_mA_cm2")]
+        table = frame[keep].join(predictions)
+        table.insert(0, "row", frame.index.to_numpy())
+        atomic_write_csv(table, out)
+    console.print(f"[green]{out}: predictions for {len(table)} systems[/green]")

@@ -1,0 +1,52 @@
+"""``mgscreen train``: fit, cross-validate and log one target (or all three) in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from screen.cli.options import TrackingUriOption
+
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Experiment config (TOML), e.g. experiments/overpotential.toml.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Train the three targets with their "
+                                                       "default configs.")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a config key, e.g. --set model.params.n_estimators=500 "
+                  "(repeatable).")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Override the config's seed.")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Override model.family.")]
+RegisterOption = Annotated[bool, typer.Option(
+    "--register/--no-register", help="Register the model and compete for the 'champion' alias.")]
+
+
+def train(config: ConfigOption = None, all_targets: AllOption = False,
+          overrides: SetOption = None, seed: SeedOption = None, model: ModelOption = None,
+          tracking_uri: TrackingUriOption = None, register: RegisterOption = True) -> None:
+    """Cross-validate the model against baselines, fit it on all rows and log it in MLflow."""
+    from rich.console import Console
+
+    from screen.cli.errors import reported_errors
+    from screen.cli.render import print_train_result
+    from screen.config import TARGETS, default_config_path, load_config
+    from screen.train import featurize_dataset, train_target
+
+    if (config is None) == (not all_targets):
+        raise typer.BadParameter("give either --config FILE or --all", param_hint="--config")
+    extra = list(overrides or [])
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if model is not None:
+        extra.append(f'model.family="{model}"')
+    console = Console()
+    with reported_errors(console):
+        paths = [config] if config else [default_config_path(t) for t in TARGETS]
+        configs = [load_config(p, extra) for p in paths]
+        features = featurize_dataset()
+        for cfg in configs:
+            with console.status(f"training {cfg['target']}") as status:
+                result = train_target(cfg, features, tracking_uri, register,
+                                      progress=lambda m, s=status: s.update(m))
+            print_train_result(console, result)

@@ -1,0 +1,1 @@
+"""Models of mgscreen: one module per target (overpotential, cycle life, passivation)."""

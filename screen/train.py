@@ -1,0 +1,168 @@
+"""Train one target: cross-validate the model against its baselines under every CV scheme, fit
+the final model on all labelled rows, and record everything in MLflow (through
+:mod:`screen.tracking`). The new model takes the registry alias ``champion`` only if it beats
+the current champion on the primary metric of the primary (grouped) CV scheme.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from screen.components import ComponentLibrary
+from screen.cv import CVResult, cross_validate
+from screen.modeling_data import TargetData, build_target_data
+from screen.models.common import MetricUndefinedWarning
+from screen.tasks import CANDIDATES, BaseTask, make_task
+
+Progress = Callable[[str], None]
+BUNDLE_TRUSTED = ["screen.models.bundle.ScreeningModel", "screen.domain.DomainScorer"]
+
+
+@dataclass
+class Features:
+    """The featurized data set: typed rows and their feature matrix (same order)."""
+
+    frame: pd.DataFrame
+    matrix: np.ndarray
+    names: np.ndarray
+    versions: dict[str, str]
+
+
+@dataclass
+class TrainResult:
+    """Outcome of training one target."""
+
+    target: str
+    run_id: str
+    results: pd.DataFrame  # scheme, candidate, metric, value
+    primary_metric: str
+    primary_value: float
+    champion: bool
+    model_uri: str
+
+
+def featurize_dataset(frame: pd.DataFrame | None = None,
+                      library: ComponentLibrary | None = None) -> Features:
+    """Load (default: the embedded data set) and featurize once; cached per component."""
+    from featurizers.system import SystemFeaturizer
+    from screen.dataset import load_interfaces
+
+    library = library or ComponentLibrary.load()
+    frame = frame if frame is not None else load_interfaces(library=library)
+    featurizer = SystemFeaturizer(library=library).fit()
+    matrix = featurizer.transform(frame)
+    versions = {name: f.cache_version for name, f in featurizer.featurizers_.items()}
+    return Features(frame, matrix, featurizer.get_feature_names_out(), versions)
+
+
+def trusted_types(target: str) -> list[str]:
+    """Types skops must trust to load this target's saved model."""
+    from screen.models import cycle_life, overpotential, passivation
+
+    module = {"overpotential": overpotential, "cycle_life": cycle_life,
+              "passivation": passivation}[target]
+    return sorted(set(BUNDLE_TRUSTED) | set(module.SKOPS_TRUSTED_TYPES))
+
+
+def evaluate(task: BaseTask, td: TargetData, config: dict,
+             progress: Progress | None = None) -> list[CVResult]:
+    """CV results of every candidate under every scheme of the config."""
+    results = []
+    for scheme in config["cv"]["schemes"]:
+        for candidate in CANDIDATES:
+            with warnings.catch_warnings():  # a held-out group often has one class / no event
+                warnings.simplefilter("ignore", MetricUndefinedWarning)
+                results.append(cross_validate(task, td, candidate, scheme,
+                                              config["cv"]["n_splits"], task.seed))
+            if progress:
+                progress(f"{task.target}: CV {scheme} / {candidate}")
+    return results
+
+
+def results_table(results: list[CVResult]) -> pd.DataFrame:
+    """Long table: scheme, candidate, metric, value (pooled and fold mean/sd)."""
+    rows = [(r.scheme, r.candidate, metric, value)
+            for r in results for metric, value in r.summary().items()]
+    return pd.DataFrame(rows, columns=["scheme", "candidate", "metric", "value"])
+
+
+def per_group_table(results: list[CVResult]) -> pd.DataFrame:
+    """Fold metrics of the grouped schemes, one row per held-out group and candidate."""
+    frames = [pd.DataFrame(r.folds).assign(scheme=r.scheme, candidate=r.candidate)
+              for r in results if r.scheme != "random"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def final_model(task: BaseTask, td: TargetData, config: dict):
+    """The deployable :class:`~screen.models.bundle.ScreeningModel`, fit on all rows."""
+    from screen.domain import DomainScorer
+    from screen.models.bundle import ScreeningModel
+
+    estimator = task.make("model")
+    if task.target == "overpotential":
+        from screen.models.overpotential import ConformalRegressor
+
+        unc = config["uncertainty"]
+        estimator = ConformalRegressor(estimator, confidence=unc["confidence"], cv=unc["cv"],
+                                       random_state=task.seed)
+    domain = DomainScorer(k=config["domain"]["k"], quantile=config["domain"]["quantile"])
+    return ScreeningModel(target=task.target, estimator=estimator, domain=domain,
+                          unit=config["data"].get("unit", "h"),
+                          horizon=float(config.get("evaluation", {}).get("horizon", 500.0))
+                          ).fit(td.X, td.y)
+
+
+def train_target(config: dict, features: Features | None = None,
+                 tracking_uri: str | None = None, register: bool = True,
+                 progress: Progress | None = None) -> TrainResult:
+    """Cross-validate, fit, log and (maybe) register one target; see the module docstring."""
+    from screen import tracking
+    from screen.diagnostics import log_diagnostics
+
+    features = features or featurize_dataset()
+    task = make_task(config)
+    library = ComponentLibrary.load()
+    tags = {"target": task.target, "data_digest": tracking.dataset_digest(features.frame),
+            **{f"featurizer.{k}": v for k, v in features.versions.items()}}
+    run_name = f"{task.target}-{config['model']['family']}"
+    with tracking.start_run(task.target, run_name, tracking_uri, tags) as run_id:
+        tracking.log_params_flat(config)
+        td = build_target_data(features.frame, features.matrix, features.names, config,
+                               library)
+        tracking.log_params_flat({"n_rows": len(td.y), "n_features": td.X.shape[1]})
+        tracking.log_dataset(td.rows, f"interfaces-{task.target}", tags["data_digest"],
+                             "mgscreen embedded data set")
+        results = evaluate(task, td, config, progress)
+        table = results_table(results)
+        for r in results:
+            tracking.log_metrics({f"{r.scheme}.{r.candidate}.{k}": v
+                                  for k, v in r.summary().items() if np.isfinite(v)})
+            if r.candidate == "model":
+                tracking.log_fold_metrics(
+                    [{k: v for k, v in fold.items()
+                      if k not in ("fold", "group") and np.isfinite(v)} for fold in r.folds],
+                    prefix=f"{r.scheme}.model.")
+        tracking.log_table(table, "cv_results.csv")
+        tracking.log_table(per_group_table(results), "cv_per_group.csv")
+        primary = next(r for r in results
+                       if r.scheme == config["cv"]["primary"] and r.candidate == "model")
+        value = float(primary.pooled.get(task.primary_metric, np.nan))
+        tracking.log_metrics({f"primary.{task.primary_metric}": value})
+        model = final_model(task, td, config)
+        if progress:
+            progress(f"{task.target}: final model fitted")
+        log_diagnostics(task, td, results, model, config)
+        model_uri = tracking.log_model(model, "model", td.X.head(5), trusted_types(task.target))
+        champion = False
+        if register and np.isfinite(value):
+            champion = tracking.register_if_better(
+                model_uri, tracking.registered_model_name(task.target),
+                f"primary.{task.primary_metric}",
+                value, task.higher_is_better, tracking_uri)
+    return TrainResult(task.target, run_id, table, task.primary_metric, value, champion,
+                       model_uri)

@@ -1,0 +1,152 @@
+"""Training logs to a real MLflow store; the champion reloads in a new process; predict CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from screen import tracking
+from screen.cli import app
+from screen.config import TARGETS, default_config_path, load_config
+from screen.train import featurize_dataset, train_target
+
+FAST = {  # small models and one CV scheme keep the suite quick
+    "overpotential": ["model.params.n_estimators=20", "uncertainty.cv=3"],
+    "cycle_life": ["model.params.n_estimators=20"],
+    "passivation": [],
+}
+
+
+def fast_config(target: str, *extra: str) -> dict:
+    return load_config(default_config_path(target),
+                       ['cv.schemes=["random", "source"]', 'cv.primary="source"',
+                        "cv.n_splits=3", *FAST[target], *extra])
+
+
+@pytest.fixture(scope="module")
+def features():
+    return featurize_dataset()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, features):
+    """A tracking store in which all three targets were trained once."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    results = {t: train_target(fast_config(t), features, uri) for t in TARGETS}
+    return uri, results
+
+
+def test_runs_are_logged_with_metrics_and_artifacts(store):
+    uri, results = store
+    for target, result in results.items():
+        info = tracking.run_info(result.run_id, uri)
+        assert info["status"] == "FINISHED"
+        assert f"source.model.{result.primary_metric}" in info["metrics"]
+        assert f"source.dummy.{result.primary_metric}" in info["metrics"]
+        assert info["tags"]["target"] == target and len(info["tags"]["data_digest"]) == 64
+        assert result.champion  # the first model of a fresh store becomes champion
+        table = result.results
+        assert set(table["candidate"]) == {"model", "dummy", "names_rf"}
+
+
+def test_champion_reloads_in_a_new_process_with_identical_predictions(store, features):
+    uri, results = store
+    from screen.components import ComponentLibrary
+    from screen.modeling_data import build_target_data
+
+    config = fast_config("overpotential")
+    td = build_target_data(features.frame, features.matrix, features.names, config,
+                           ComponentLibrary.load())
+    X = td.X.head(10)
+    local = tracking.load_model(results["overpotential"].model_uri, uri).predict(X)
+    payload = X.to_json(orient="split")
+    code = (
+        "import json, sys, pandas as pd\n"
+        "from io import StringIO\n"
+        "from screen import tracking\n"
+        "from screen.train import trusted_types\n"
+        "X = pd.read_json(StringIO(sys.stdin.read()), orient='split')\n"
+        f"model = tracking.load_champion('mgscreen-overpotential', {uri!r},\n"
+        "                                trusted_types('overpotential'))\n"
+        "print(json.dumps(model.predict(X).tolist()))\n")
+    done = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    remote = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    np.testing.assert_array_equal(remote, local)
+
+
+def test_worse_model_does_not_take_the_champion_alias(store, features):
+    uri, results = store
+    before = tracking.champion_info("mgscreen-passivation", uri)
+    worse = train_target(fast_config("passivation", "model.params.C=0.000001"), features, uri)
+    after = tracking.champion_info("mgscreen-passivation", uri)
+    if worse.primary_value >= results["passivation"].primary_value:  # Brier: lower is better
+        assert not worse.champion and after["version"] == before["version"]
+    else:
+        assert worse.champion
+
+
+def test_too_few_rows_fails_the_run_with_the_error_as_tag(store, features):
+    uri, _ = store
+    with pytest.raises(ValueError, match="data.min_rows"):
+        train_target(fast_config("passivation", "data.min_rows=100000"), features, uri)
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(tracking.experiment_name("passivation"))
+    failed = client.search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
+    assert failed and "data.min_rows" in failed[0].data.tags["error"]
+
+
+def test_cli_train_refuses_unknown_config_key(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--config", str(default_config_path("passivation")),
+                                      "--set", "model.parms.C=1",
+                                      "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
+    assert result.exit_code == 1 and "unknown key 'model.parms'" in result.output
+
+
+def test_cli_predict_writes_every_column(store, tmp_path, interfaces_path):
+    uri, _ = store
+    systems = pd.read_csv(interfaces_path).head(6)[["metal", "anion", "salt_conc_M", "solvent",
+                                                   "solvent_ratio", "additive", "coating",
+                                                   "cell_type", "current_density_mA_cm2"]]
+    systems.loc[0, "anion"] = "FC(F)(F)C(=O)[O-]"  # a new anion, given as SMILES
+    source = tmp_path / "systems.csv"
+    systems.to_csv(source, index=False)
+    out = tmp_path / "pred.csv"
+    result = CliRunner().invoke(app, ["predict", str(source), "--out", str(out),
+                                      "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    pred = pd.read_csv(out)
+    for column in ("overpotential_V_pred", "overpotential_V_low", "overpotential_V_high",
+                   "cycle_life_h_pred", "p_passivating", "domain_distance", "in_domain"):
+        assert column in pred.columns, column
+    assert len(pred) == 6 and pred["p_passivating"].between(0, 1).all()
+    assert (pred["overpotential_V_low"] <= pred["overpotential_V_pred"]).all()
+    assert (pred["overpotential_V_pred"] <= pred["overpotential_V_high"]).all()
+
+
+def test_cli_predict_without_models_is_a_clear_error(tmp_path, interfaces_path):
+    result = CliRunner().invoke(app, ["predict", str(interfaces_path), "--out",
+                                      str(tmp_path / "p.csv"), "--tracking-uri",
+                                      f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert result.exit_code == 1 and "Train one first" in result.output
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_cli_predict_missing_column(store, tmp_path):
+    uri, _ = store
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"metal": ["Mg"], "anion": ["TFSI"], "solvent": ["DME"]}).to_csv(bad,
+                                                                                index=False)
+    result = CliRunner().invoke(app, ["predict", str(bad), "--out", str(tmp_path / "p.csv"),
+                                      "--tracking-uri", uri])
+    assert result.exit_code == 1 and "column 'coating'" in result.output
+    assert "missing required column" in result.output
