@@ -44,8 +44,10 @@ def main() -> None:
             dummy = results[(scheme, "dummy")].pooled.get(metric, np.nan)
             names = results[(scheme, "names_rf")].pooled.get(metric, np.nan)
             value = model.get(metric, np.nan)
+            physics = results.get((scheme, "physics"))
             row = {"target": target, "n": len(td.y), "scheme": scheme, "metric": metric,
-                   "model": value, "dummy": dummy, "names_rf": names,
+                   "model": value, "physics": physics.pooled.get(metric, np.nan) if physics
+                   else np.nan, "dummy": dummy, "names_rf": names,
                    "fold mean±sd": f"{model.get(metric + '_fold_mean', np.nan):.3f}±"
                                    f"{model.get(metric + '_fold_sd', np.nan):.3f}",
                    "beats both": bool(better(value, dummy) and better(value, names)),

@@ -3,8 +3,11 @@ each is fit on a fold, and the metrics.
 
 Candidates: ``model`` (from the config), ``dummy`` (mean / Kaplan–Meier / class prior) and
 ``names_rf`` (a random forest on one-hot component names: metal, anion, solvent, additive,
-coating — plus the overpotential kind for that target). Primary metrics (decide the champion,
-on the config's primary CV scheme, pooled out-of-fold): overpotential MAE (lower is better),
+coating — plus the overpotential kind for that target). For overpotential the physics-informed
+Butler–Volmer model (``physics``, default hyperparameters) is cross-validated beside a direct
+``model`` in the same folds; it predicts only rows with a current density (``n_predicted``).
+Primary metrics (decide the champion, on the config's primary CV scheme, pooled out-of-fold):
+overpotential MAE (lower is better),
 cycle life Harrell's C-index (higher), passivation Brier score (lower).
 """
 
@@ -30,6 +33,7 @@ def _names_encoder() -> OneHotEncoder:
 class BaseTask:
     """Shared parts: config access and candidate inputs."""
 
+    candidates: tuple[str, ...] = CANDIDATES
     target: str
     primary_metric: str
     higher_is_better: bool
@@ -55,6 +59,11 @@ class OverpotentialTask(BaseTask):
     primary_metric = "mae"
     higher_is_better = False
 
+    def __init__(self, config: dict):
+        super().__init__(config)
+        if config["model"]["family"] != "butler_volmer":
+            self.candidates = ("model", "physics", "dummy", "names_rf")
+
     def names(self, td: TargetData) -> pd.DataFrame:
         out = td.names.copy()
         out["overpotential_kind"] = td.rows["overpotential_kind"].astype(str).to_numpy()
@@ -66,6 +75,8 @@ class OverpotentialTask(BaseTask):
 
         if candidate == "model":
             return make_overpotential_model(self.config["model"], self.seed)
+        if candidate == "physics":
+            return make_overpotential_model({"family": "butler_volmer"}, self.seed)
         if candidate == "dummy":
             return DummyRegressor(strategy="mean")
         return make_pipeline(_names_encoder(), RandomForestRegressor(
@@ -76,7 +87,7 @@ class OverpotentialTask(BaseTask):
 
         X_train, X_test = self.inputs(candidate, td, train), self.inputs(candidate, td, test)
         estimator = self.make(candidate)
-        if candidate == "model":
+        if candidate in ("model", "physics"):
             unc = self.config["uncertainty"]
             pred, low, high = fit_predict_intervals(
                 estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],

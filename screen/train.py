@@ -17,7 +17,7 @@ from screen.components import ComponentLibrary
 from screen.cv import CVResult, cross_validate
 from screen.modeling_data import TargetData, build_target_data
 from screen.models.common import MetricUndefinedWarning
-from screen.tasks import CANDIDATES, BaseTask, make_task
+from screen.tasks import BaseTask, make_task
 
 Progress = Callable[[str], None]
 BUNDLE_TRUSTED = ["screen.models.bundle.ScreeningModel", "screen.domain.DomainScorer"]
@@ -74,7 +74,7 @@ def evaluate(task: BaseTask, td: TargetData, config: dict,
     """CV results of every candidate under every scheme of the config."""
     results = []
     for scheme in config["cv"]["schemes"]:
-        for candidate in CANDIDATES:
+        for candidate in task.candidates:
             with warnings.catch_warnings():  # a held-out group often has one class / no event
                 warnings.simplefilter("ignore", MetricUndefinedWarning)
                 results.append(cross_validate(task, td, candidate, scheme,
