@@ -20,6 +20,19 @@ def flatten_config(params: dict[str, Any] | None, what: str) -> dict[str, Any]:
     return params
 
 
+def check_family_params(what: str, family: str, hyper: dict[str, Any],
+                        accepted: dict[str, tuple[str, ...]],
+                        wrapper_keys: tuple[str, ...]) -> None:
+    """ValueError naming an unknown ``family`` or hyperparameter and what is accepted."""
+    if family not in accepted:
+        raise ValueError(f"unknown {what} family {family!r}; accepted: {', '.join(accepted)}")
+    for key in hyper:
+        if key not in accepted[family]:
+            raise ValueError(
+                f"unknown {what} parameter {key!r} for family {family!r}; accepted keys: "
+                f"{', '.join((*wrapper_keys, *accepted[family]))}")
+
+
 class MetricUndefinedWarning(UserWarning):
     """A metric (or a model) could not be computed as asked; the message says why."""
 

@@ -96,6 +96,7 @@ from sksurv.util import check_y_survival
 from screen.models.common import (  # noqa: F401  (re-exported)
     MetricUndefinedWarning,
     UndefinedMetric,
+    check_family_params,
     flatten_config,
     undefined,
 )
@@ -146,15 +147,7 @@ SKOPS_TRUSTED_TYPES: list[str] = [
 
 
 def _check_hyperparameters(family: str, hyper: dict[str, Any]) -> None:
-    if family not in FAMILIES:
-        raise ValueError(
-            f"unknown cycle-life model family {family!r}; accepted: {', '.join(FAMILIES)}")
-    accepted = HYPERPARAMETERS[family]
-    for key in hyper:
-        if key not in accepted:
-            raise ValueError(
-                f"unknown cycle-life model parameter {key!r} for family {family!r}; accepted "
-                f"keys: {', '.join((*WRAPPER_KEYS, *accepted))}")
+    check_family_params("cycle-life model", family, hyper, HYPERPARAMETERS, WRAPPER_KEYS)
 
 
 def make_survival_model(params: dict[str, Any] | None = None,

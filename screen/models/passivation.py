@@ -70,6 +70,7 @@ from threadpoolctl import threadpool_limits
 from screen.models.common import (  # noqa: F401  (re-exported)
     MetricUndefinedWarning,
     UndefinedMetric,
+    check_family_params,
     flatten_config,
     undefined,
 )
@@ -143,18 +144,10 @@ def map_labels(labels: pd.Series, partial_as: str = "passivating") -> tuple[pd.S
 
 
 def _check_params(family: str, hyper: dict[str, Any], calibration: str = "sigmoid") -> None:
-    if family not in FAMILIES:
-        raise ValueError(
-            f"unknown passivation model family {family!r}; accepted: {', '.join(FAMILIES)}")
+    check_family_params("passivation model", family, hyper, HYPERPARAMETERS, WRAPPER_KEYS)
     if calibration not in CALIBRATION_METHODS:
         raise ValueError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}, "
                          f"not {calibration!r}")
-    accepted = HYPERPARAMETERS[family]
-    for key in hyper:
-        if key not in accepted:
-            raise ValueError(
-                f"unknown passivation model parameter {key!r} for family {family!r}; accepted "
-                f"keys: {', '.join((*WRAPPER_KEYS, *accepted))}")
 
 
 def make_classifier(params: dict[str, Any] | None = None,
