@@ -23,6 +23,7 @@ _COMMON: dict[str, Any] = {
     "model": {"family": str, "params": None},
     "cv": {"schemes": list, "primary": str, "n_splits": int},
     "domain": {"k": int, "quantile": float},
+    "tune": None,  # search space and study settings, checked by screen.tune
 }
 _PER_TARGET: dict[str, dict[str, Any]] = {
     "overpotential": {"data": {"kinds": list}, "uncertainty": {"confidence": float, "cv": int}},
