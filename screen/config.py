@@ -48,14 +48,15 @@ def schema(target: str) -> dict[str, Any]:
 
 
 def default_config_path(target: str) -> Path:
-    """``experiments/<target>.toml`` of the source tree, or the packaged copy."""
+    """``experiments/<target>.toml`` (a target, or ``design``) of the source tree, or the
+    packaged copy."""
     from screen.paths import dataset_dir
 
     for base in (Path(__file__).resolve().parent.parent / "experiments",
                  dataset_dir().parent / "experiments"):
         if (base / f"{target}.toml").is_file():
             return base / f"{target}.toml"
-    raise ConfigError(f"no config for target {target!r}: experiments/{target}.toml not found")
+    raise ConfigError(f"experiments/{target}.toml not found; pass --config PATH")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:

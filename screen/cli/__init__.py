@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli import data, featurize, predict, quickstart, train, ui
+from screen.cli import data, design, featurize, predict, quickstart, train, tune, ui
 
 app = typer.Typer(
     name="mgscreen",
@@ -17,6 +17,8 @@ app.add_typer(data.app, name="data")
 app.command("featurize")(featurize.featurize)
 app.command("train")(train.train)
 app.command("predict")(predict.predict)
+app.command("tune")(tune.tune)
+app.command("design")(design.design)
 app.command("ui")(ui.ui)
 app.command("quickstart")(quickstart.quickstart)
 

@@ -1,0 +1,126 @@
+"""``mgscreen design``: multi-objective formulation search (NSGA-II) on the champion models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from screen.cli.options import TrackingUriOption
+
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Design config (default: experiments/design.toml).")]
+TrialsOption = Annotated[int | None, typer.Option(
+    "--trials", min=1, help="Number of formulations to evaluate (overrides the config).")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Sampler seed (overrides the "
+                                                                "config).")]
+OutOption = Annotated[Path, typer.Option("--out", help="Pareto-set CSV to write (atomically).")]
+PlotOption = Annotated[Path | None, typer.Option(
+    "--plot", help="PNG of the front (default: the --out path with .png).")]
+ChlorideOption = Annotated[bool | None, typer.Option(
+    "--chloride-free/--allow-chloride",
+    help="Require no Cl in the anion or additive (overrides the config).", show_default=False)]
+DomainOption = Annotated[bool | None, typer.Option(
+    "--in-domain-only/--any-domain",
+    help="Require every target's applicability domain (overrides the config).",
+    show_default=False)]
+WidthOption = Annotated[float | None, typer.Option(
+    "--max-interval-width", min=0.0,
+    help="Largest allowed overpotential interval width in V (overrides the config).")]
+ModelUriOption = Annotated[list[str] | None, typer.Option(
+    "--model-uri", help="TARGET=URI to use instead of the registry champion (repeatable).")]
+TopOption = Annotated[int, typer.Option("--top", min=0, help="Rows of the Pareto set to print.")]
+
+
+def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedOption = None,
+           out: OutOption = Path("pareto.csv"), plot: PlotOption = None,
+           chloride_free: ChlorideOption = None, in_domain_only: DomainOption = None,
+           max_interval_width: WidthOption = None, tracking_uri: TrackingUriOption = None,
+           model_uri: ModelUriOption = None, top: TopOption = 15) -> None:
+    """Search the formulation space (anion, solvent + co-solvent, additive, coating,
+    concentrations) with NSGA-II for low overpotential, long cycle life and low
+    p_passivating, and write the constrained Pareto set with predictions and intervals."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+    from rich.text import Text
+
+    from screen.cli.errors import reported_errors
+    from screen.components import ComponentLibrary
+    from screen.config import TARGETS
+    from screen.design import (
+        OBJECTIVES,
+        check_config,
+        load_design_config,
+        run_design,
+        write_outputs,
+    )
+    from screen.predict import load_models
+
+    uris = {}
+    for item in model_uri or []:
+        target, _, uri = item.partition("=")
+        if target not in TARGETS or not uri:
+            raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
+                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
+        uris[target] = uri
+    console = Console()
+    plot = plot if plot is not None else out.with_suffix(".png")
+    with reported_errors(console):
+        cfg = load_design_config(config).with_overrides(
+            trials=trials, seed=seed, chloride_free=chloride_free,
+            in_domain_only=in_domain_only, max_interval_width_V=max_interval_width)
+        check_config(cfg, cfg.source)
+        library = ComponentLibrary.load()
+        try:
+            models = load_models(tracking_uri, uris)
+        except LookupError as exc:
+            console.print(f"{exc}\nNo champion models: train first (`mgscreen train --all`).",
+                          markup=False)
+            raise typer.Exit(1) from None
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("design trials", total=cfg.trials)
+            result = run_design(cfg, models, library,
+                                progress=lambda done, total: bar.update(task, completed=done))
+        write_outputs(result, out, plot)
+    pareto = result.pareto
+    n_feasible = int(result.trials["feasible"].sum()) if not result.trials.empty else 0
+    console.print(f"{len(result.trials)} trials evaluated ({result.n_failed} failed), "
+                  f"{n_feasible} feasible, {len(pareto)} in the Pareto set", markup=False)
+    if pareto.empty:
+        console.print("[yellow]no feasible formulation; relax the constraints or run more "
+                      "trials[/yellow]")
+    else:
+        table = Table(title=f"Pareto set (top {min(top, len(pareto))} by "
+                            f"{cfg.objectives[0]})")
+        cols = ["anion", "salt_conc_M", "solvent", "solvent_ratio", "additive", "coating"]
+        for col in ("anion", "salt M", "solvent", "ratio", "additive", "coating"):
+            table.add_column(col)
+        labels = {"overpotential_V_pred": "η V [low, high]", "cycle_life_h_pred": "life h",
+                  "p_passivating": "p_pass"}
+        for name in OBJECTIVES:
+            if name in pareto:
+                table.add_column(labels[name], justify="right")
+        table.add_column("in dom.")
+        for _, row in pareto.head(top).iterrows():
+            cells = [_cell(row[c]) for c in cols]
+            if "overpotential_V_pred" in pareto:
+                cells.append(f"{row['overpotential_V_pred']:.3f} "
+                             f"[{row['overpotential_V_low']:.3f}, "
+                             f"{row['overpotential_V_high']:.3f}]")
+            if "cycle_life_h_pred" in pareto:
+                bound = ">=" if bool(row.get("cycle_life_h_pred_is_lower_bound")) else ""
+                cells.append(f"{bound}{row['cycle_life_h_pred']:.0f}")
+            if "p_passivating" in pareto:
+                cells.append(f"{row['p_passivating']:.3f}")
+            cells.append(str(bool(row["in_domain"])))
+            table.add_row(*(Text(c) for c in cells))
+        console.print(table)
+    console.print(f"[green]{out}: Pareto set ({len(pareto)} formulations); {plot}: front[/green]")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.3g}"
+    return str(value)
