@@ -78,3 +78,11 @@ def test_console_script_quickstart(tmp_path):
     assert "Data set and component library are valid" in done.stdout
     assert "Models trained and logged" in done.stdout
     assert (tmp_path / "mlflow.db").is_file()  # the default store is in the working directory
+
+
+@pytest.mark.parametrize("verb", [["predict", "x.csv", "--out", "p.csv"], ["design"]])
+def test_bad_model_uri_is_a_usage_error(verb):
+    result = runner.invoke(app, [*verb, "--model-uri", "lifetime=runs:/abc/model"])
+    assert result.exit_code == 2
+    assert "Invalid value for --model-uri" in result.output
+    assert "'lifetime=runs:/abc/model'" in result.output

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption
+from screen.cli.options import TrackingUriOption, parse_model_uris
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Design config (default: experiments/design.toml).")]
@@ -48,7 +48,6 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
 
     from screen.cli.errors import reported_errors
     from screen.components import ComponentLibrary
-    from screen.config import TARGETS
     from screen.design import (
         OBJECTIVES,
         check_config,
@@ -58,13 +57,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     )
     from screen.predict import load_models
 
-    uris = {}
-    for item in model_uri or []:
-        target, _, uri = item.partition("=")
-        if target not in TARGETS or not uri:
-            raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
-                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
-        uris[target] = uri
+    uris = parse_model_uris(model_uri)
     console = Console()
     plot = plot if plot is not None else out.with_suffix(".png")
     with reported_errors(console):

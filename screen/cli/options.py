@@ -29,3 +29,17 @@ def parse_mode(value: str) -> Mode:
 TrackingUriOption = Annotated[str | None, typer.Option(
     "--tracking-uri", help="MLflow tracking store (default: $MLFLOW_TRACKING_URI or "
                            "sqlite:///mlflow.db in the working directory).")]
+
+
+def parse_model_uris(items: list[str] | None) -> dict[str, str]:
+    """``--model-uri TARGET=URI`` values as {target: uri}; a bad item is a usage error."""
+    from screen.config import TARGETS
+
+    uris = {}
+    for item in items or []:
+        target, _, uri = item.partition("=")
+        if target not in TARGETS or not uri:
+            raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
+                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
+        uris[target] = uri
+    return uris

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import InputCsv, TrackingUriOption
+from screen.cli.options import InputCsv, TrackingUriOption, parse_model_uris
 
 OutOption = Annotated[Path, typer.Option("--out", help="CSV to write (atomically).")]
 ModelUriOption = Annotated[list[str] | None, typer.Option(
@@ -23,19 +23,12 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
 
     from screen.cli.errors import reported_errors
     from screen.components import ComponentLibrary
-    from screen.config import TARGETS
     from screen.dataset import load_table
     from screen.io import atomic_write_csv
     from screen.predict import load_models, predict_systems
     from screen.schema import SYSTEM_REQUIRED
 
-    uris = {}
-    for item in model_uri or []:
-        target, _, uri = item.partition("=")
-        if target not in TARGETS or not uri:
-            raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
-                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
-        uris[target] = uri
+    uris = parse_model_uris(model_uri)
     console = Console()
     with reported_errors(console):
         library = ComponentLibrary.load()
