@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from featurizers.cache import FeatureCache
+from featurizers.interrupts import hook_rdkit, raise_if_interrupted
 from screen.components import Component, ComponentLibrary, UnknownComponent
 from screen.paths import dataset_dir
 from screen.schema import ComponentKind
@@ -207,6 +208,8 @@ class ComponentFeaturizer(TransformerMixin, BaseEstimator):
         found = cache.get_many(self.name, version, components) if cache else {}
         n_features = len(self.feature_labels())
         computed: dict[str, np.ndarray] = {}
+        if len(found) < len(components):
+            hook_rdkit()  # an interrupted RDKit search must not end up in the cache
         for key, comp in components.items():
             if key in found and len(found[key]) == n_features:
                 continue
@@ -219,6 +222,7 @@ class ComponentFeaturizer(TransformerMixin, BaseEstimator):
             except Exception as exc:  # any failure is reported with the component's name
                 self._fail(name, f"{type(exc).__name__}: {exc}")
                 continue
+            raise_if_interrupted()  # a swallowed Ctrl-C may have cut a search short
             if vec.shape != (n_features,):
                 raise FeaturizationError(f"{self.name} featurizer returned {vec.shape} for "
                                          f"{comp.name!r}, expected ({n_features},)")

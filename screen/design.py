@@ -136,29 +136,42 @@ def load_design_config(path: str | Path | None = None) -> DesignConfig:
     """Read and validate a design TOML file. Unknown tables/keys, wrong types and bad
     values raise :class:`~screen.config.ConfigError` naming the file and the key."""
     path = Path(path) if path is not None else default_design_path()
+    tables = read_toml_tables(path, _SCHEMA, "design config")
+    values = {key: value for content in tables.values() for key, value in content.items()}
+    return _checked(values, str(path))
+
+
+def read_toml_tables(path: Path, schema: dict[str, dict[str, tuple[tuple[type, ...], str]]],
+                     what: str) -> dict[str, dict[str, Any]]:
+    """Read a TOML file of ``[table]``s whose keys and value types are given by ``schema``
+    (table -> key -> (accepted types, description)). Returns {table: {key: value}}.
+
+    A missing file, invalid TOML, an unknown table or key, or a value of the wrong type raises
+    :class:`~screen.config.ConfigError` naming the file, the key and what is accepted.
+    """
     where = str(path)
     if not path.is_file():
-        raise ConfigError(f"{where}: design config not found")
+        raise ConfigError(f"{where}: {what} not found")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    values: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {}
     for table, content in data.items():
-        if table not in _SCHEMA:
+        if table not in schema:
             raise ConfigError(f"{where}: unknown key {table!r}; accepted tables: "
-                              f"{', '.join(_SCHEMA)}")
+                              f"{', '.join(schema)}")
         if not isinstance(content, dict):
             raise ConfigError(f"{where}: {table!r} must be a table ([{table}])")
         for key, value in content.items():
-            if key not in _SCHEMA[table]:
+            if key not in schema[table]:
                 raise ConfigError(f"{where}: unknown key '{table}.{key}'; accepted in "
-                                  f"[{table}]: {', '.join(_SCHEMA[table])}")
-            types, text = _SCHEMA[table][key]
+                                  f"[{table}]: {', '.join(schema[table])}")
+            types, text = schema[table][key]
             if isinstance(value, bool) and bool not in types or not isinstance(value, types):
                 raise ConfigError(f"{where}: '{table}.{key}' = {value!r}: expected {text}")
-            values[key] = value
-    return _checked(values, where)
+            out.setdefault(table, {})[key] = value
+    return out
 
 
 def _checked(values: dict[str, Any], where: str) -> DesignConfig:
@@ -244,8 +257,10 @@ class Space:
     coatings: tuple[str, ...]  # includes 'none' first
 
 
-def _resolve_names(library: ComponentLibrary, kind: str, names: tuple[str, ...], key: str,
-                   where: str, none_ok: bool = False) -> list[str]:
+def resolve_names(library: ComponentLibrary, kind: str, names: tuple[str, ...], key: str,
+                  where: str, none_ok: bool = False) -> list[str]:
+    """Canonical library names of ``names`` (duplicates and aliases of one entry once);
+    an unknown name raises :class:`ConfigError` naming ``where``, ``key`` and close matches."""
     from screen.components import UnknownComponent
 
     out: list[str] = []
@@ -269,17 +284,17 @@ def build_space(config: DesignConfig, library: ComponentLibrary) -> Space:
     def by_kind(kinds: tuple[str, ...]) -> list[str]:
         return [c.name for c in library.entries["solvent"] if c.category in kinds]
 
-    anions = (_resolve_names(library, "anion", config.anions, "anions", where)
+    anions = (resolve_names(library, "anion", config.anions, "anions", where)
               if config.anions else library.names("anion"))
-    solvents = (_resolve_names(library, "solvent", config.solvents, "solvents", where)
+    solvents = (resolve_names(library, "solvent", config.solvents, "solvents", where)
                 if config.solvents else by_kind(DEFAULT_SOLVENT_KINDS))
-    cosolvents = (_resolve_names(library, "solvent", config.cosolvents, "cosolvents", where,
-                                 none_ok=True) if config.cosolvents else list(solvents))
-    additives = (_resolve_names(library, "solvent", config.additives, "additives", where,
-                                none_ok=True)
+    cosolvents = (resolve_names(library, "solvent", config.cosolvents, "cosolvents", where,
+                                none_ok=True) if config.cosolvents else list(solvents))
+    additives = (resolve_names(library, "solvent", config.additives, "additives", where,
+                               none_ok=True)
                  if config.additives else [NONE, *by_kind(DEFAULT_ADDITIVE_KINDS)])
-    coatings = (_resolve_names(library, "coating", config.coatings, "coatings", where,
-                               none_ok=True) if config.coatings else library.names("coating"))
+    coatings = (resolve_names(library, "coating", config.coatings, "coatings", where,
+                              none_ok=True) if config.coatings else library.names("coating"))
     coatings = [NONE if is_none(c) else c for c in coatings]
     for key, items in (("anions", anions), ("solvents", solvents), ("additives", additives),
                        ("coatings", coatings)):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.impute import SimpleImputer
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
+
+from screen.models.common import MedianImputer
 
 
 class DomainScorer(BaseEstimator):
@@ -28,7 +29,7 @@ class DomainScorer(BaseEstimator):
         X = np.asarray(X, dtype=float)
         if len(X) < 2:
             raise ValueError("the applicability domain needs at least 2 training systems")
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
+        self.imputer_ = MedianImputer().fit(X)
         Z = self.imputer_.transform(X)
         self.mean_ = Z.mean(axis=0)
         scale = Z.std(axis=0)
@@ -44,12 +45,13 @@ class DomainScorer(BaseEstimator):
         return self
 
     def _standardize(self, Z: np.ndarray) -> np.ndarray:
-        return ((Z - self.mean_) / self.scale_)[:, self.keep_]
+        keep = self.keep_
+        return (Z[:, keep] - self.mean_[keep]) / self.scale_[keep]
 
     def raw_distance(self, X) -> np.ndarray:
         """Mean distance to the k nearest training systems (standardized units)."""
         check_is_fitted(self, "neighbors_")
-        Zs = self._standardize(self.imputer_.transform(np.asarray(X, dtype=float)))
+        Zs = self._standardize(self.imputer_.transform(np.asarray(X)))
         dist, _ = self.neighbors_.kneighbors(Zs, n_neighbors=self.k_)
         return dist.mean(axis=1)
 

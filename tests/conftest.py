@@ -76,3 +76,19 @@ def write_copy(tmp_path, interfaces_rows):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def fast_model_store(tmp_path_factory) -> str:
+    """Tracking URI of a store with fast champion models for the three targets (trained
+    once per session; used by the design and rank tests)."""
+    from test_train_predict import fast_config
+
+    from screen.config import TARGETS
+    from screen.train import featurize_dataset, train_target
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow-fast') / 'mlflow.db'}"
+    features = featurize_dataset()
+    for target in TARGETS:
+        train_target(fast_config(target), features, uri)
+    return uri

@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from screen.components import ComponentLibrary, is_none
-from screen.config import TARGETS, ConfigError
+from screen.config import ConfigError
 from screen.design import (
     OBJECTIVES,
     DesignConfig,
@@ -39,17 +39,9 @@ seed = 3
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(fast_model_store):
     """A tracking store with fast champion models for the three targets."""
-    from test_train_predict import fast_config
-
-    from screen.train import featurize_dataset, train_target
-
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    features = featurize_dataset()
-    for target in TARGETS:
-        train_target(fast_config(target), features, uri)
-    return uri
+    return fast_model_store
 
 
 @pytest.fixture(scope="module")

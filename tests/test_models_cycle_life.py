@@ -302,3 +302,22 @@ def test_real_cycles_are_all_censored(real):
     if not y["event"].any():
         assert model.no_events_ and model.median_is_lower_bound(X).all()
     assert np.isfinite(model.predict_median(X)).all()
+
+
+@pytest.mark.parametrize("family", list(cl.FAMILIES))
+def test_life_table_agrees_with_the_single_outputs(family, synthetic, fitted):
+    _, _, X_te, _, _ = synthetic
+    model = fitted[family]
+    horizon = float(np.median(model.times_))
+    life = model.life_table(X_te, horizon)
+    median, bound = model.predict_median_with_bound(X_te)
+    assert np.array_equal(life["median"], median)
+    assert np.array_equal(life["median_is_lower_bound"], bound)
+    assert np.allclose(life["p_gt_horizon"], model.predict_survival_at(X_te, horizon))
+    assert (life["q25"] <= life["median"]).all() and (life["median"] <= life["q75"]).all()
+    # S at the lower quartile life is <= 0.75 wherever that life was reached
+    reached = life["q25"] < model.time_max_
+    at_q25 = np.array([model.predict_survival_at(X_te.iloc[[i]], t)[0]
+                       for i, t in enumerate(life["q25"])])
+    assert (at_q25[reached] <= 0.75).all()
+    assert (life["q25"] < life["q75"]).any()

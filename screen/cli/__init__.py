@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli import data, design, featurize, predict, quickstart, train, tune, ui
+from screen.cli import data, design, featurize, predict, quickstart, rank, train, tune, ui
+from screen.cli import enumerate as enumerate_verb  # not the builtin
 
 app = typer.Typer(
     name="mgscreen",
@@ -19,10 +20,17 @@ app.command("train")(train.train)
 app.command("predict")(predict.predict)
 app.command("tune")(tune.tune)
 app.command("design")(design.design)
+app.command("enumerate")(enumerate_verb.enumerate_candidates)
+app.command("rank")(rank.rank)
 app.command("ui")(ui.ui)
 app.command("quickstart")(quickstart.quickstart)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (SIGTERM exits 143 after the same clean-up as Ctrl-C)."""
+    from featurizers.interrupts import watch_signals
+    from screen.cli.errors import clean_exit_on_signals, tolerant_streams
+
+    tolerant_streams()
+    with clean_exit_on_signals(), watch_signals():
+        app()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from screen.cli.options import TrackingUriOption
 
+QUICKSTART_DIR = "mgscreen-quickstart"
+
 
 def quickstart(tracking_uri: TrackingUriOption = None) -> None:
-    """Validate the embedded data set, print its summary, then train, cross-validate and log
-    the three models (overpotential, cycle life, passivation) in MLflow."""
+    """Validate the embedded data set, print its summary, train, cross-validate and log the
+    three models (overpotential, cycle life, passivation) in MLflow, then enumerate the default
+    candidate library (experiments/enumerate.toml), rank it and write an HTML report."""
     from rich.console import Console
 
     from screen import tracking
@@ -35,6 +38,37 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
                 result = train_target(config, features, tracking_uri,
                                       progress=lambda m, s=status: s.update(m))
             print_train_result(console, result)
-    uri = tracking.resolve_tracking_uri(tracking_uri)
-    console.print(f"[green]Models trained and logged in {uri}.[/green] Browse them with "
-                  "`mgscreen ui`; predict new systems with `mgscreen predict FILE --out OUT`.")
+        uri = tracking.resolve_tracking_uri(tracking_uri)
+        console.print(f"[green]Models trained and logged in {uri}.[/green] Browse them with "
+                      "`mgscreen ui`; predict new systems with `mgscreen predict FILE --out "
+                      "OUT`.")
+        rank_default_library(console, library, tracking_uri)
+
+
+def rank_default_library(console, library, tracking_uri: str | None) -> None:
+    """Enumerate experiments/enumerate.toml, rank it with the champions, print the top 20 and
+    write ranked.csv and report.html under ./mgscreen-quickstart/."""
+    from pathlib import Path
+
+    from screen.cli.render import print_ranked
+    from screen.enumeration import build_candidate_space, load_enumeration_config, write_candidates
+    from screen.predict import load_models
+    from screen.rank import default_workers, rank_candidates, write_outputs
+    from screen.rank_config import load_rank_config
+
+    out = Path(QUICKSTART_DIR)
+    space = build_candidate_space(load_enumeration_config(), library)
+    with console.status(f"enumerating {space.count():,} candidates"):
+        candidates = write_candidates(space, out / "candidates.parquet")
+    config = load_rank_config()
+    with console.status(f"ranking {space.count():,} candidates") as status:
+        result = rank_candidates(
+            candidates, load_models(tracking_uri), config.settings.with_overrides(top=100),
+            library=library, partition_rows=config.partition_rows, threads=default_workers(),
+            progress=lambda done, total: status.update(f"ranking: {done:,}/{total:,}"))
+        written = write_outputs(result, out / "ranked.csv", report=out / "report.html",
+                                candidates=candidates)
+    print_ranked(console, result.ranked, limit=20)
+    console.print(f"[green]{result.n_candidates:,} candidates ranked.[/green] Top 100: "
+                  f"{written['ranked']}")
+    console.print(f"HTML report: {written['report'].resolve()}")

@@ -53,3 +53,38 @@ def print_train_result(console: Console, result) -> None:
     state = "champion" if result.champion else "not champion"
     console.print(f"run {result.run_id}: primary {result.primary_metric} = "
                   f"{result.primary_value:.4g} ({state}); model {result.model_uri}")
+
+
+def formulation_text(row) -> str:
+    """'TFSI 0.5 M in DME:G2 (1:1) + none | MgF2 1 um' for one candidate row."""
+    solvent = str(row["solvent"]) + (f" ({row['solvent_ratio']})"
+                                     if str(row.get("solvent_ratio") or "") else "")
+    text = f"{row['anion']} {float(row['salt_conc_M']):g} M in {solvent}"
+    additive = str(row.get("additive") or "none")
+    if additive.lower() != "none":
+        conc = row.get("additive_conc_M")
+        text += f" + {additive}" + (f" {float(conc):g} M" if pd.notna(conc) else "")
+    coating = str(row.get("coating") or "none")
+    return text + (" | bare" if coating.lower() == "none" else f" | {coating}")
+
+
+def print_ranked(console: Console, ranked: pd.DataFrame, limit: int = 20) -> None:
+    """The first ``limit`` ranked candidates: formulation, predictions, layer, score."""
+    table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left")
+    for name in ("rank", "formulation", "η (V) [interval]", "life (h)", "p_pass", "layer",
+                 "D", "domain"):
+        table.add_column(name, justify="left" if name == "formulation" else "right")
+    for _, row in ranked.head(limit).iterrows():
+        eta = "-"
+        if "overpotential_V_pred" in row and pd.notna(row["overpotential_V_pred"]):
+            eta = (f"{row['overpotential_V_pred']:.3f} [{row['overpotential_V_low']:.3f}, "
+                   f"{row['overpotential_V_high']:.3f}]")
+        life = "-"
+        if "cycle_life_h_pred" in row and pd.notna(row["cycle_life_h_pred"]):
+            lower = bool(row.get("cycle_life_h_pred_is_lower_bound", False))
+            life = f"{'> ' if lower else ''}{row['cycle_life_h_pred']:.0f}"
+        p = f"{row['p_passivating']:.2f}" if pd.notna(row.get("p_passivating")) else "-"
+        domain = "in" if bool(row.get("in_domain", True)) else "OUT"
+        table.add_row(str(row["rank"]), formulation_text(row), eta, life, p,
+                      str(row["pareto_layer"]), f"{row['desirability']:.3f}", domain)
+    console.print(table)

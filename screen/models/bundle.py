@@ -7,7 +7,8 @@ unit; probability of passivation). ``predict_table(X)`` gives every output colum
 - overpotential: ``overpotential_V_pred``, ``overpotential_V_low``, ``overpotential_V_high``
   (conformal interval at the trained confidence);
 - cycle life: ``cycle_life_<unit>_pred`` (median life), ``cycle_life_<unit>_pred_is_lower_bound``
-  (the survival curve never drops below 0.5 within the training follow-up), and
+  (the survival curve never drops below 0.5 within the training follow-up),
+  ``cycle_life_<unit>_low`` / ``_high`` (lower / upper quartile life), and
   ``p_life_gt_<horizon>`` (probability the cell lasts longer than the horizon);
 - passivation: ``p_passivating``;
 
@@ -45,6 +46,8 @@ class ScreeningModel(BaseEstimator):
 
     def _frame(self, X) -> pd.DataFrame:
         check_is_fitted(self, "estimator_")
+        if list(X.columns) == list(self.feature_names_in_):
+            return X
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"{len(missing)} feature column(s) missing, e.g. {missing[:3]}")
@@ -69,10 +72,12 @@ class ScreeningModel(BaseEstimator):
             out["overpotential_V_high"] = high
         elif self.target == "cycle_life":
             column = f"cycle_life_{self.unit}_pred"
-            out[column] = self.estimator_.predict_median(X)
-            out[f"{column}_is_lower_bound"] = self.estimator_.median_is_lower_bound(X)
-            out[f"p_life_gt_{self.horizon:g}"] = self.estimator_.predict_survival_at(
-                X, self.horizon)
+            life = self.estimator_.life_table(X, self.horizon)
+            out[column] = life["median"]
+            out[f"{column}_is_lower_bound"] = life["median_is_lower_bound"]
+            out[f"cycle_life_{self.unit}_low"] = life["q25"]
+            out[f"cycle_life_{self.unit}_high"] = life["q75"]
+            out[f"p_life_gt_{self.horizon:g}"] = life["p_gt_horizon"]
         else:
             out["p_passivating"] = self.estimator_.predict_proba(X)[:, 1]
         distance, inside = self.domain_.assess(X)

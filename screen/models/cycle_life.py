@@ -82,7 +82,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -94,6 +93,7 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import check_y_survival
 
 from screen.models.common import (  # noqa: F401  (re-exported)
+    MedianImputer,
     MetricUndefinedWarning,
     UndefinedMetric,
     check_family_params,
@@ -132,6 +132,7 @@ WRAPPER_KEYS = ("family", "random_state", "scale")
 #: family): pass it as ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``. It includes a few
 #: numpy/scikit-learn types that skops 0.16 does not trust by default (dtype, tree ``Tree``).
 SKOPS_TRUSTED_TYPES: list[str] = [
+    "screen.models.common.MedianImputer",
     "numpy.dtype",
     "screen.models.cycle_life.KaplanMeierBaseline",
     "screen.models.cycle_life.SurvivalModel",
@@ -213,6 +214,25 @@ class _SurvivalCurves:
         median = np.where(reached, self.times_[first], self.time_max_)
         return median.astype(float), ~reached
 
+    def life_table(self, X, horizon: float) -> dict[str, np.ndarray]:
+        """Everything ``mgscreen`` reports, from one survival matrix: ``median`` and
+        ``median_is_lower_bound``, the lower/upper quartile lives ``q25``/``q75`` (the lives by
+        which 25 % / 75 % of cells have failed; ``time_max_`` where not reached), and
+        ``p_gt_horizon`` = P(life > horizon)."""
+        check_is_fitted(self, "times_")
+        surv = self._survival_matrix(X)
+        out: dict[str, np.ndarray] = {}
+        for name, level in (("q25", 0.75), ("median", 0.5), ("q75", 0.25)):
+            below = surv <= level
+            reached = below.any(axis=1)
+            out[name] = np.where(reached, self.times_[np.argmax(below, axis=1)],
+                                 self.time_max_).astype(float)
+            if name == "median":
+                out["median_is_lower_bound"] = ~reached
+        idx = np.searchsorted(self.times_, float(horizon), side="right") - 1
+        out["p_gt_horizon"] = surv[:, idx] if idx >= 0 else np.ones(len(surv))
+        return out
+
     def predict_median(self, X) -> np.ndarray:
         """Median life (target unit); ``time_max_`` where S never reaches 0.5 (a lower bound)."""
         return self.predict_median_with_bound(X)[0]
@@ -260,7 +280,7 @@ class SurvivalModel(_SurvivalCurves, BaseEstimator):
             fixed["random_state"] = self.random_state
         model = FAMILIES[self.family](**hyper, **fixed)
         scale = self.family == "coxnet" if self.scale is None else bool(self.scale)
-        steps = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        steps = [("impute", MedianImputer())]
         if scale:
             steps.append(("scale", StandardScaler()))
         steps.append(("model", model))

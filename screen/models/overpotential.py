@@ -83,14 +83,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from screen.models.common import flatten_config
+from screen.models.common import MedianImputer, flatten_config
 
 __all__ = [
     "ButlerVolmerRegressor", "ConformalRegressor", "DIRECT_FAMILIES", "FAMILIES",
@@ -119,6 +118,7 @@ FAMILIES = (*DIRECT_FAMILIES, "butler_volmer")
 #: skops distrusts the last two because their node indices are not bounds-checked (a forged
 #: file could crash predict): trust them only for model files this project wrote itself.
 SKOPS_TRUSTED_TYPES: list[str] = [
+    "screen.models.common.MedianImputer",
     "screen.models.overpotential.ButlerVolmerRegressor",
     "screen.models.overpotential.ConformalRegressor",
     "numpy.dtype",
@@ -206,7 +206,7 @@ def make_direct_regressor(params: dict):
         params["kernel"] = _gp_kernel(**kernel_args)
     reg.set_params(**params)
 
-    steps = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+    steps = [("impute", MedianImputer())]
     if scale:
         steps.append(("scale", StandardScaler()))
     steps.append(("model", reg))
@@ -448,7 +448,7 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
                              f"({self.current_feature}) and a valid target; need >= 2")
         Xf = X.loc[ok]
         jf, yf, Tf = j[ok], y[ok], self._temperature_K(Xf)
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True)
+        self.imputer_ = MedianImputer()
         self.scaler_ = StandardScaler()
         self.scaler_.fit(self.imputer_.fit_transform(Xf[chem].to_numpy(dtype=float)))
         Z_full, K = self._design(Xf)

@@ -23,7 +23,7 @@ Factory config (``make_classifier(params)`` / ``make_estimator(params)``, a plai
   name (see :data:`HYPERPARAMETERS`); an unknown key raises ValueError naming the key and the
   accepted keys. Any key may also sit in a nested ``params`` table (``[model.params]``).
 
-Estimator: :class:`PassivationClassifier` — ``Pipeline(SimpleImputer(median,
+Estimator: :class:`PassivationClassifier` — ``Pipeline(MedianImputer(median,
 keep_empty_features=True) → [StandardScaler] → classifier)`` wrapped in
 ``CalibratedClassifierCV(method=calibration, cv=StratifiedKFold(k, shuffle=True,
 random_state))``. ``predict_proba(X)[:, 1]`` (also ``predict_p_passivating(X)``) is the
@@ -58,7 +58,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -68,6 +67,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from screen.models.common import (  # noqa: F401  (re-exported)
+    MedianImputer,
     MetricUndefinedWarning,
     UndefinedMetric,
     check_family_params,
@@ -101,6 +101,7 @@ PARTIAL_AS = ("passivating", "non_passivating", "drop")
 #: (any family / calibration): pass it as ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``.
 #: It includes numpy/scikit-learn types that skops 0.16 does not trust by default.
 SKOPS_TRUSTED_TYPES: list[str] = [
+    "screen.models.common.MedianImputer",
     "numpy.dtype",
     "screen.models.passivation.PassivationClassifier",
     "sklearn.calibration._CalibratedClassifier",
@@ -191,7 +192,7 @@ class PassivationClassifier(ClassifierMixin, BaseEstimator):
     def _pipeline(self) -> Pipeline:
         hyper = {**_DEFAULTS.get(self.family, {}), **(self.params or {})}
         clf = FAMILIES[self.family](**hyper, random_state=self.random_state)
-        steps = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        steps = [("impute", MedianImputer())]
         if self.family == "logistic_regression":
             steps.append(("scale", StandardScaler()))
         steps.append(("model", clf))

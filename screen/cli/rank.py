@@ -1,0 +1,130 @@
+"""``mgscreen rank``: rank a candidate library with the champion models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from screen.cli.options import TrackingUriOption, parse_model_uris
+from screen.cli.predict import ModelUriOption
+
+CandidatesArg = Annotated[Path, typer.Argument(
+    help="Candidates: Parquet file or directory from `mgscreen enumerate`, or a CSV in the "
+         "interfaces.csv system schema.", show_default=False)]
+OutOption = Annotated[Path, typer.Option(
+    "--out", help="Ranked top-K, .csv or .parquet (written atomically).")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Rank config (default experiments/rank.toml); flags override it.")]
+TopOption = Annotated[int | None, typer.Option("--top", min=1, help="How many to keep.")]
+OrderOption = Annotated[str | None, typer.Option(
+    "--order", help="'pareto' (layer, then desirability) or 'desirability'.")]
+BoundOption = Annotated[str | None, typer.Option(
+    "--bound", help="'point', 'optimistic' (interval end in your favour: exploration) or "
+                    "'pessimistic' (against you: safety).")]
+WeightsOption = Annotated[str | None, typer.Option(
+    "--weights", help="Desirability weights, e.g. overpotential=2,cycle_life=1,passivation=1 "
+                      "(unlisted objectives get 0).")]
+LayersOption = Annotated[int | None, typer.Option(
+    "--layers", min=1, help="Pareto layers computed exactly.")]
+DomainOption = Annotated[bool | None, typer.Option(
+    "--domain-last/--include-out-of-domain",
+    help="Rank out-of-domain candidates after in-domain ones (default), or among them.")]
+EngineOption = Annotated[str | None, typer.Option("--engine", help="'local' or 'dask'.")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")]
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Local engine: partitions ranked at once (threads); dask engine: "
+                             "worker processes of the LocalCluster. Default: the CPUs.")]
+PartitionOption = Annotated[int | None, typer.Option(
+    "--partition-rows", min=1000, help="Candidates per partition (memory and task size).")]
+SkipOption = Annotated[bool, typer.Option(
+    "--skip-invalid", help="Write invalid candidates to the rejects file and rank the rest.")]
+RejectsOption = Annotated[Path | None, typer.Option(
+    "--rejects", help="Rejects CSV (default: <out>.rejects.csv, with --skip-invalid).")]
+ReportOption = Annotated[Path | None, typer.Option(
+    "--report", help="Also write a self-contained HTML report (table, Pareto front, context).")]
+
+
+def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
+         top: TopOption = None, order: OrderOption = None, bound: BoundOption = None,
+         weights: WeightsOption = None, layers: LayersOption = None,
+         domain_last: DomainOption = None, engine: EngineOption = None,
+         scheduler: SchedulerOption = None, workers: WorkersOption = None,
+         partition_rows: PartitionOption = None, skip_invalid: SkipOption = False,
+         rejects: RejectsOption = None, report: ReportOption = None,
+         model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None) -> None:
+    """Predict every candidate with the champion models and write the best, ranked by Pareto
+    layer and desirability, each with its predictions, rank reasons and nearest measured
+    systems."""
+    from rich.console import Console
+
+    from screen.cli.errors import reported_errors
+    from screen.cli.render import print_ranked
+    from screen.predict import load_models
+    from screen.rank import InvalidCandidates, default_workers, rank_candidates, write_outputs
+    from screen.rank_config import load_rank_config
+    from screen.ranking import parse_weights
+
+    uris = parse_model_uris(model_uri)
+    console = Console()
+    with reported_errors(console):
+        loaded = load_rank_config(config)
+        try:
+            settings = loaded.settings.with_overrides(
+                top=top, order=order, bound=bound, layers=layers, domain_last=domain_last,
+                weights=parse_weights(weights) if weights is not None else None)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        engine = engine or loaded.engine
+        try:
+            models = load_models(tracking_uri, uris)
+            with _progress(console) as advance:
+                result = rank_candidates(
+                    candidates, models, settings, engine=engine, scheduler=scheduler,
+                    workers=workers or default_workers(),
+                    threads=workers or default_workers(),
+                    partition_rows=partition_rows or loaded.partition_rows,
+                    skip_invalid=skip_invalid, progress=advance)
+        except InvalidCandidates as exc:
+            console.print(str(exc), markup=False)
+            raise typer.Exit(1) from None
+        except (LookupError, ValueError, FileNotFoundError) as exc:
+            console.print(f"{type(exc).__name__}: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        written = write_outputs(result, out, rejects=rejects, report=report,
+                                candidates=candidates, model_uris=uris)
+    print_ranked(console, result.ranked, limit=20)
+    console.print(f"[green]{result.n_candidates:,} candidates ranked "
+                  f"({len(result.rejects):,} rejected) with the {engine} engine.[/green]")
+    for label, path in written.items():
+        console.print(f"{label}: {path}")
+
+
+class _progress:
+    """Rich progress bar as a ``progress(done, total)`` callback."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def __enter__(self):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(TextColumn("ranking"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=self.console, transient=True)
+        self.bar.__enter__()
+        self.task = self.bar.add_task("rank", total=None)
+        return self.advance
+
+    def advance(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
