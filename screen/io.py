@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -24,17 +26,27 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file into a DataFrame of ``str`` cells (blank = '').
+    r"""Read a CSV file into a DataFrame of ``str`` cells (blank = '').
 
-    Raises :class:`DataValidationError` for a missing/unreadable file, non-UTF-8 bytes, an empty
-    file or rows whose number of fields differs from the header. Duplicate header names are
-    kept (made unique with a ``#2`` suffix) so that validation can report them.
+    Raises :class:`DataValidationError` for a missing/unreadable file, non-UTF-8 bytes, a file
+    that the CSV parser refuses (e.g. a cell longer than the parser's field limit), an empty
+    file, a header without data rows or rows whose number of fields differs from the header.
+    Duplicate header names are kept (made unique with a ``#2`` suffix) so that validation can
+    report them. Only ``\n``, ``\r\n`` and ``\r`` end a line; other Unicode line separators
+    (U+2028, form feed, ...) are ordinary characters inside a cell.
     """
     path = Path(path)
     name = str(path)
+    if path.is_dir():
+        raise DataValidationError([Problem(name, None, None, None,
+                                           "is a directory; expected a CSV file")])
     if not path.is_file():
         raise DataValidationError([Problem(name, None, None, None, "file not found")])
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataValidationError([Problem(name, None, None, None,
+                                           f"cannot be read: {exc.strerror or exc}")]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -42,7 +54,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataValidationError([Problem(
             name, None, None, None, f"not valid UTF-8 at byte {exc.start} (line {line}); save "
             "the file as UTF-8 CSV")]) from None
-    rows = list(csv.reader(text.splitlines()))
+    rows = _parse_csv(text, name)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataValidationError([Problem(name, None, None, None,
                                            "empty file: expected a header line with column "
@@ -60,11 +72,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
         body.append(cells)
     if problems:
         raise DataValidationError(problems)
+    if not body:
+        raise DataValidationError([Problem(name, None, None, None,
+                                           "no data rows: the file has a header line but no "
+                                           "rows below it; add at least one data row")])
     unique = _unique_names(header)
     frame = pd.DataFrame(body, columns=unique, dtype=object)
     frame.attrs["source_columns"] = header
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+def _parse_csv(text: str, name: str) -> list[list[str]]:
+    """Records of ``text``; a parser error becomes a :class:`Problem` naming the data row."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for cells in reader:
+            rows.append(cells)
+    except csv.Error as exc:
+        row = len(rows) if rows else None  # the record being read when the parser gave up
+        hint = ""
+        if "field larger than field limit" in str(exc):
+            hint = (f": a cell is longer than {csv.field_size_limit()} characters; check for a "
+                    "quote (\") that is opened but never closed, or shorten the cell")
+        raise DataValidationError([Problem(name, row, None, None,
+                                           f"CSV cannot be parsed ({exc}){hint}")]) from None
+    return rows
 
 
 def _unique_names(header: list[str]) -> list[str]:
@@ -106,6 +140,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     is untouched.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file name", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -119,7 +155,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as UTF-8 CSV atomically, formula-like text neutralized."""
+    r"""Write ``frame`` as UTF-8 CSV atomically, formula-like text neutralized.
+
+    Lines end with ``\r\n`` (RFC 4180): Python's CSV writer quotes a cell only for the
+    characters of its line terminator, so with ``\n`` alone a stray ``\r`` in a text cell
+    would be written bare and split the row for every reader.
+    """
     with atomic_path(path) as tmp:
-        neutralize_formulas(frame).to_csv(tmp, index=False)
+        neutralize_formulas(frame).to_csv(tmp, index=False, lineterminator="\r\n")
     return Path(path)

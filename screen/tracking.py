@@ -9,18 +9,27 @@ Store
     this module creates live beside the database, in ``<db dir>/mlartifacts/<experiment>``
     (MLflow's own default would be ``./mlruns`` relative to whatever the current directory is).
     Other stores (PostgreSQL, a tracking server) keep their own artifact configuration.
+    A PostgreSQL URL without a driver gets the installed one (``screen.dburl``). For a
+    tracking server, an unset ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``..._BACKOFF_FACTOR``
+    default to 3 / 1 (MLflow's 7 / 2 wait ~4 min before reporting a server that is down).
+    ``is_unreachable`` tells such errors apart; ``TrackingUnreachable`` reports them.
 
 Runs
     One experiment per target (``experiment_name``). ``start_run`` is a context manager that
     never leaves a run RUNNING: any exception, including KeyboardInterrupt, ends it FAILED with
     the tags ``error`` (type and message, truncated) and ``error_type``, then re-raises.
+    Every run is tagged with the pid and host of its process (``mgscreen.pid``,
+    ``mgscreen.host``); ``fail_orphaned_runs`` ends FAILED the RUNNING runs whose process died
+    (kill -9, crash), tagging them ``mgscreen.orphaned``.
 
 Models
     ``log_model`` saves a scikit-learn estimator with skops (no pickle) and a signature;
     ``load_model`` / ``load_champion`` load it back refusing any type that is not trusted.
     skops 0.16 trusts neither ``sklearn.tree._tree.Tree`` nor ``numpy.dtype`` by default, so a
     random forest needs ``["numpy.dtype", "sklearn.tree._tree.Tree"]``; ``untrusted_types``
-    lists what a given model needs.
+    lists what a given model needs. ``log_model`` records the sha256 of the stored skops file
+    as the logged-model tag ``mgscreen.sha256``; ``load_model`` checks it before unpacking and
+    refuses a file whose digest differs or was never recorded (``ModelIntegrityError``).
 
 Registry
     ``register_if_better`` registers a version and moves the alias ``champion`` to it only if
@@ -40,6 +49,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -51,6 +61,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from screen.dburl import with_driver
+from screen.liveness import orphaned, process_identity
+
 log = logging.getLogger(__name__)
 
 EXPERIMENT_PREFIX = "mgscreen-"
@@ -60,6 +73,16 @@ TAG_METRIC_NAME = "mgscreen.metric_name"
 TAG_HIGHER_IS_BETTER = "mgscreen.higher_is_better"
 TAG_CHAMPION_REASON = "mgscreen.champion_reason"
 TAG_PREVIOUS_CHAMPION = "mgscreen.previous_champion"
+#: Run tags: the process that started the run, and why a run was found orphaned.
+TAG_PID = "mgscreen.pid"
+TAG_HOST = "mgscreen.host"
+TAG_ORPHANED = "mgscreen.orphaned"
+#: Logged-model tags written by ``log_model`` and checked by ``load_model``.
+TAG_MODEL_SHA256 = "mgscreen.sha256"
+TAG_MODEL_FILE = "mgscreen.model_file"
+#: Retry settings for a tracking server when the environment does not set them.
+HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+HTTP_DEFAULTS = {HTTP_RETRIES: "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 # MLflow limits (mlflow.utils.validation, 3.17).
 MAX_PARAM_VALUE = 6000
@@ -115,10 +138,13 @@ def _use(uri: str | None) -> tuple[str, MlflowClient]:
     if uri is None and mlflow.active_run() is not None:
         current = mlflow.get_tracking_uri()
         return current, MlflowClient(tracking_uri=current)
-    resolved = resolve_tracking_uri(uri)
+    resolved = with_driver(resolve_tracking_uri(uri))
     path = _sqlite_path(resolved)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if resolved.startswith(("http://", "https://")):
+        for name, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(resolved)
     return resolved, MlflowClient(tracking_uri=resolved)
 
@@ -150,6 +176,79 @@ def _get_or_create_experiment(client: MlflowClient, uri: str, name: str) -> str:
             f"it in the MLflow UI or purge it with `mlflow gc --backend-store-uri {uri} "
             f"--experiment-ids {exp.experiment_id}`")
     return exp.experiment_id
+
+
+class TrackingUnreachable(RuntimeError):
+    """The tracking store did not answer (server down, wrong host or port, network).
+
+    ``saved_to``: where the results that could not be sent were written instead, if anywhere.
+    """
+
+    def __init__(self, uri: str, reason: str, saved_to: Path | None = None):
+        self.uri, self.reason, self.saved_to = uri, reason, saved_to
+        text = f"MLflow tracking server {uri} is unreachable ({reason})"
+        if saved_to is None:
+            text += "; nothing was logged there by this command"
+        else:
+            text += (f". Nothing is lost: the results of this run were saved in {saved_to} "
+                     "(model.skops, result.json with metrics and config, cv_results.csv)")
+        super().__init__(text)
+
+
+_UNREACHABLE_TEXT = {"Connection refused": "connection refused",
+                     "Failed to establish a new connection": "no connection",
+                     "Name or service not known": "unknown host",
+                     "Temporary failure in name resolution": "unknown host",
+                     "RemoteDisconnected": "connection lost", "Connection aborted":
+                     "connection lost", "Connection reset": "connection lost",
+                     "timed out": "no answer in time"}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True if ``exc`` (or an error it came from) means the tracking store did not answer, as
+    opposed to answering with an error."""
+    import requests
+
+    for error in _chain(exc):
+        if isinstance(error, (TrackingUnreachable, ConnectionError, TimeoutError,
+                              requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+            return True
+        if any(text in str(error) for text in _UNREACHABLE_TEXT):
+            return True
+    return False
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """A few words on why the store did not answer (for messages)."""
+    text = " ".join(str(error) for error in _chain(exc))
+    return next((reason for needle, reason in _UNREACHABLE_TEXT.items() if needle in text),
+                "connection failed")
+
+
+@contextlib.contextmanager
+def _fail_fast(active: bool) -> Iterator[None]:
+    """No HTTP retries inside (closing a run on a server known to be down)."""
+    if not active:
+        yield
+        return
+    previous = os.environ.get(HTTP_RETRIES)
+    os.environ[HTTP_RETRIES] = "0"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(HTTP_RETRIES, None)
+        else:
+            os.environ[HTTP_RETRIES] = previous
 
 
 # --------------------------------------------------------------------------- runs
@@ -195,11 +294,13 @@ def start_run(target: str, run_name: str | None = None, tracking_uri: str | None
     are ended FAILED first, and model versions registered from the run are deleted (the alias
     ``champion`` returns to the version that held it before). ``nested=True`` starts a child of
     the active run (e.g. one Optuna trial). The tag ``git_commit`` is added to top-level runs
-    when the code lives in a git checkout.
+    when the code lives in a git checkout; ``mgscreen.pid`` / ``mgscreen.host`` to every run.
+    When the store is unreachable the clean-up is tried once, without retries.
     """
     uri, client = _use(tracking_uri)
     experiment_id = _get_or_create_experiment(client, uri, experiment_name(target))
-    all_tags = {"mgscreen.target": target}
+    me = process_identity()
+    all_tags = {"mgscreen.target": target, TAG_PID: me["pid"], TAG_HOST: me["host"]}
     commit = None if nested else git_commit()  # children inherit it from the parent run
     if commit is not None:
         all_tags["git_commit"] = commit
@@ -213,12 +314,13 @@ def start_run(target: str, run_name: str | None = None, tracking_uri: str | None
         if _is_clean_exit(exc):
             _finish(client, run_id, "FINISHED")
         else:
-            with contextlib.suppress(Exception):
-                client.set_tag(run_id, "error", _error_text(exc))
-                client.set_tag(run_id, "error_type", type(exc).__name__)
-            with contextlib.suppress(Exception):
-                _rollback_registrations(client, run_id)
-            _finish(client, run_id, "FAILED")
+            with _fail_fast(is_unreachable(exc)):
+                with contextlib.suppress(Exception):
+                    client.set_tag(run_id, "error", _error_text(exc))
+                    client.set_tag(run_id, "error_type", type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    _rollback_registrations(client, run_id)
+                _finish(client, run_id, "FAILED")
         raise
     _finish(client, run_id, "FINISHED")
 
@@ -265,6 +367,42 @@ def _finish(client: MlflowClient, run_id: str, status: str) -> None:
             client.set_terminated(run_id, status)
         if status == "FINISHED":
             raise
+
+
+def fail_orphaned_runs(target: str, tracking_uri: str | None = None,
+                       match: Mapping[str, Any] | None = None) -> list[str]:
+    """End FAILED the RUNNING runs of the target's experiment whose process (tags
+    ``mgscreen.pid`` / ``mgscreen.host``) is no longer alive on this host, e.g. after a kill -9;
+    ``match``: tags a run must also have (e.g. ``{"optuna.study": name}``). Each gets the tags
+    ``mgscreen.orphaned`` and ``error`` saying why. Runs of live processes, of other hosts or
+    without these tags are left alone. Returns the ids of the runs it ended."""
+    _, client = _use(tracking_uri)
+    exp = client.get_experiment_by_name(experiment_name(target))
+    if exp is None:
+        return []
+    wanted = {_key(k): _value_text(v, MAX_TAG_VALUE) for k, v in (match or {}).items()}
+    me = process_identity()
+    ended, token = [], None
+    while True:
+        page = client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'",
+                                  max_results=500, page_token=token)
+        for run in page:
+            tags = run.data.tags
+            if any(tags.get(k) != v for k, v in wanted.items()):
+                continue
+            if not orphaned(tags.get(TAG_PID), tags.get(TAG_HOST)):
+                continue
+            why = (f"process {tags[TAG_PID]} on {tags[TAG_HOST]} ended without closing this run "
+                   f"(killed or crashed); marked FAILED by process {me['pid']} at "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+            client.set_tag(run.info.run_id, TAG_ORPHANED, why)
+            client.set_tag(run.info.run_id, "error", why)
+            client.set_tag(run.info.run_id, "error_type", "OrphanedRun")
+            client.set_terminated(run.info.run_id, "FAILED")
+            ended.append(run.info.run_id)
+        token = page.token
+        if not token:
+            return ended
 
 
 def active_run_id() -> str | None:
@@ -504,7 +642,53 @@ def log_model(model: Any, name: str, input_example: pd.DataFrame,
         model, name=name, serialization_format="skops", skops_trusted_types=trusted,
         signature=signature, input_example=input_example,
         pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True))
+    _record_digest(info.model_id, info.flavors["sklearn"]["pickled_model"])
     return info.model_uri
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record_digest(model_id: str, file_name: str) -> str:
+    """Read the stored model file back from the artifact store and tag the logged model with
+    its sha256 (what was actually stored is what ``load_model`` will compare against)."""
+    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())  # where log_model wrote
+    location = client.get_logged_model(model_id).artifact_location.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="mgscreen-digest-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{file_name}",
+                                                    dst_path=tmp)
+        digest = _sha256(Path(local))
+    client.set_logged_model_tags(model_id, {TAG_MODEL_SHA256: digest, TAG_MODEL_FILE: file_name})
+    return digest
+
+
+class ModelIntegrityError(ValueError):
+    """A stored model file does not match the sha256 recorded when it was logged."""
+
+
+def _check_digest(client: MlflowClient, model_uri: str, model_id: str | None,
+                  path: Path) -> None:
+    found = _sha256(path)
+    expected = None
+    if model_id:
+        with contextlib.suppress(MlflowException):
+            expected = client.get_logged_model(model_id).tags.get(TAG_MODEL_SHA256)
+    if not expected:
+        raise ModelIntegrityError(
+            f"{model_uri}: no sha256 was recorded for its model file {path.name} (found "
+            f"{found}); it was not logged by mgscreen (or by a version that did not record "
+            "digests), so it cannot be verified: refusing to load it. Retrain it with "
+            "`mgscreen train`.")
+    if found != expected:
+        raise ModelIntegrityError(
+            f"{model_uri}: model file {path.name} is corrupted or was replaced: expected "
+            f"sha256 {expected} (recorded when it was logged), found {found}; refusing to load "
+            "it. Retrain it with `mgscreen train`, or restore the artifact from a backup.")
 
 
 def load_model(model_uri: str, tracking_uri: str | None = None,
@@ -514,14 +698,16 @@ def load_model(model_uri: str, tracking_uri: str | None = None,
     ``trusted_types=None`` trusts the list recorded in the model's own MLmodel file (fine for a
     store you write yourself); pass the list from the code (e.g. the estimator modules'
     ``SKOPS_TRUSTED_TYPES``) to refuse anything else regardless of what the artifact claims.
+    The file's sha256 must match the one ``log_model`` recorded (``ModelIntegrityError``).
     """
     import skops.io
     from mlflow.models import Model
 
-    _use(tracking_uri)
+    _, client = _use(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mgscreen-model-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
-        flavors = Model.load(str(local / "MLmodel")).flavors
+        mlmodel = Model.load(str(local / "MLmodel"))
+        flavors = mlmodel.flavors
         conf = flavors.get("sklearn")
         if conf is None:
             raise ValueError(f"{model_uri} has no sklearn flavor ({sorted(flavors)})")
@@ -531,7 +717,9 @@ def load_model(model_uri: str, tracking_uri: str | None = None,
                              "refusing to load it")
         trusted = list(conf.get("skops_trusted_types") or []) if trusted_types is None \
             else list(trusted_types)
-        return skops.io.load(local / conf["pickled_model"], trusted=trusted)
+        path = local / conf["pickled_model"]
+        _check_digest(client, model_uri, getattr(mlmodel, "model_id", None), path)
+        return skops.io.load(path, trusted=trusted)
 
 
 # --------------------------------------------------------------------------- registry

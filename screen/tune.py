@@ -43,8 +43,17 @@ Failures: a trial whose pooled metric is NaN, or whose config or model raises, i
 
 Storage: ``None`` → ``optuna-journal.log`` in the working directory (``JournalStorage`` with a
 file backend, safe for several processes); ``journal:///abs/path.log``, ``journal://rel.log`` or
-a bare path → journal file; any other URL (``sqlite:///…``, ``postgresql://…``) → RDB storage.
-Studies are created with ``load_if_exists=True``: the same command continues the study.
+a bare path → journal file; any other URL (``sqlite:///…``, ``postgresql://…``) → RDB storage
+(a PostgreSQL URL without a driver gets the installed one, see :mod:`screen.dburl`; RDB storages
+record trial heartbeats, so trials of a process that died anywhere are failed after
+``HEARTBEAT_GRACE`` seconds). Studies are created with ``load_if_exists=True``: the same
+command continues the study.
+
+Processes that died (kill -9, crash): every trial records its process (user attribute
+``mgscreen.process`` = host and pid). When a study starts or resumes, trials left RUNNING by a
+dead process of this host become FAIL (user attribute ``error`` says why), and the study's
+MLflow runs left RUNNING by one (parent and nested) end FAILED with the tag
+``mgscreen.orphaned`` (:func:`screen.tracking.fail_orphaned_runs`).
 
 MLflow (through :mod:`screen.tracking` only): one parent run ``tune-<study>`` per invocation,
 one nested run per trial with the sampled parameters, the fold metrics (step = fold), the final
@@ -56,7 +65,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,8 +77,15 @@ from typing import Any
 import numpy as np
 
 from screen.config import ConfigError, apply_override, check_config
+from screen.dburl import with_driver
+from screen.liveness import orphaned, process_identity
 
 DEFAULT_JOURNAL = "optuna-journal.log"
+#: Trial user attribute naming the process that runs the trial.
+PROCESS_ATTR = "mgscreen.process"
+#: RDB storages: heartbeat every HEARTBEAT_INTERVAL s; a trial silent for HEARTBEAT_GRACE s
+#: is failed by the next process that starts a trial of the study.
+HEARTBEAT_INTERVAL, HEARTBEAT_GRACE = 60, 180
 PRUNERS = ("median", "successive_halving", "none")
 SAMPLERS = ("tpe", "random")
 _SETTINGS = {"pruner": str, "sampler": str, "seed": int, "n_startup_trials": int,
@@ -264,17 +282,35 @@ def decode_params(params: dict[str, Any], settings: TuneSettings) -> dict[str, A
 
 def make_storage(spec: str | None = None):
     """Optuna storage from ``--storage`` (see the module docstring)."""
-    import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     spec = (spec or "").strip() or DEFAULT_JOURNAL
     if spec.startswith("journal://"):
         spec = spec[len("journal://"):] or DEFAULT_JOURNAL
     elif "://" in spec:
-        return optuna.storages.RDBStorage(spec)
+        return _rdb_storage(with_driver(spec))
     path = Path(spec).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _rdb_storage(url: str, attempts: int = 3):
+    """``RDBStorage`` with heartbeats. Two processes creating the schema of an empty database
+    at the same instant collide (PostgreSQL: duplicate type/table); the loser retries, and
+    then finds the schema in place."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    def connect():
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL,
+                                          grace_period=HEARTBEAT_GRACE)
+
+    for attempt in range(attempts - 1):
+        try:
+            return connect()
+        except (IntegrityError, ProgrammingError):
+            time.sleep(0.5 * (attempt + 1))
+    return connect()
 
 
 def make_sampler(settings: TuneSettings):
@@ -299,6 +335,38 @@ def make_pruner(settings: TuneSettings):
 
 def default_study_name(target: str) -> str:
     return f"mgscreen-{target}"
+
+
+def storage_label_of(spec: str | None) -> str:
+    """The storage as shown in messages and MLflow tags (a URL's password masked)."""
+    if not (spec or "").strip():
+        return str(Path(DEFAULT_JOURNAL).resolve())
+    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1:***@", spec.strip())
+
+
+def fail_orphaned_trials(storage, study_name: str) -> list[int]:
+    """Mark FAIL the RUNNING trials of a study whose process (``PROCESS_ATTR``) is no longer
+    alive on this host; returns their numbers. A trial finished meanwhile by another process
+    is skipped."""
+    import optuna
+
+    study_id = storage.get_study_id_from_name(study_name)
+    failed = []
+    for trial in storage.get_all_trials(study_id, deepcopy=False,
+                                        states=(optuna.trial.TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(PROCESS_ATTR)
+        if not isinstance(owner, dict) or not orphaned(owner.get("pid"), owner.get("host")):
+            continue
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        try:
+            storage.set_trial_user_attr(
+                trial_id, "error", f"process {owner['pid']} on {owner['host']} ended during "
+                f"the trial (killed or crashed); marked FAIL at {time.strftime('%H:%M:%S')}")
+            if storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL):
+                failed.append(trial.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return failed
 
 
 # --------------------------------------------------------------------------- objective
@@ -386,6 +454,7 @@ class Objective:
     def __call__(self, trial) -> float:
         import optuna
 
+        trial.set_user_attr(PROCESS_ATTR, process_identity())
         values = sample_values(trial, self.settings)
         try:
             config = trial_config(self.base, values, self.settings, f"trial {trial.number}")
@@ -477,6 +546,9 @@ class TuneSummary:
     interrupted: bool = False
     retrain: Any = None
     this_run: dict[str, int] = field(default_factory=dict)
+    #: what was left RUNNING by dead processes and closed at the start:
+    #: ``{"runs": [MLflow run ids], "trials": [trial numbers]}``
+    recovered: dict[str, list] = field(default_factory=dict)
 
 
 class TuneInterrupted(KeyboardInterrupt):
@@ -556,7 +628,8 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
     name = study_name or default_study_name(config["target"])
     direction = "maximize" if task.higher_is_better else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=make_storage(storage), study_name=name,
+    store = make_storage(storage)
+    study = optuna.create_study(storage=store, study_name=name,
                                 direction=direction, sampler=make_sampler(settings),
                                 pruner=make_pruner(settings), load_if_exists=True)
     if study.direction.name.lower() != direction:
@@ -564,7 +637,7 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
                           f", but target {config['target']} needs {direction}: choose another "
                           "--study-name")
     out_path = Path(out) if out else Path.cwd() / f"best_{config['target']}.toml"
-    storage_label = storage or str(Path(DEFAULT_JOURNAL).resolve())
+    storage_label = storage_label_of(storage)
     this_run = {"complete": 0, "pruned": 0, "failed": 0}
     lock = threading.Lock()
 
@@ -575,7 +648,10 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
 
     tags = {"tune": "study", "optuna.study": name, "optuna.storage": storage_label,
             "target": config["target"], "direction": direction}
-    interrupted = False
+    interrupted, stop = False, None
+    recovered = {"trials": fail_orphaned_trials(store, name),
+                 "runs": tracking.fail_orphaned_runs(config["target"], tracking_uri,
+                                                     {"optuna.study": name})}
     with tracking.start_run(config["target"], f"tune-{name}", tracking_uri, tags) as run_id:
         tracking.log_params_flat({"n_trials": n_trials, "timeout": timeout, "n_jobs": n_jobs,
                                   "pruner": settings.pruner, "sampler": settings.sampler,
@@ -585,8 +661,8 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
             study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs,
                            catch=(Exception,), callbacks=[count, *(callbacks or [])],
                            gc_after_trial=False)
-        except KeyboardInterrupt:
-            interrupted = True
+        except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM from the CLI
+            interrupted, stop = True, exc
         best = best_config(study, settings, config)
         if best is not None:
             bt = study.best_trial
@@ -597,6 +673,7 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
                          "`mgscreen train --config` accepts it.")
         summary = summarize(study, settings, run_id, out_path, storage_label, this_run,
                             interrupted)
+        summary.recovered = recovered
         tracking.log_metrics({"n_complete": summary.n_complete, "n_pruned": summary.n_pruned,
                               "n_failed": summary.n_failed})
         if summary.best_value is not None:
@@ -604,6 +681,8 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
             tracking.set_tags({"best_trial": summary.best_number})
         if interrupted:
             tracking.set_tags({"state": "INTERRUPTED"})
+            if isinstance(stop, SystemExit):  # best config written; keep the exit status
+                raise stop
             raise TuneInterrupted(summary)
     if retrain and best is not None:
         from screen.train import train_target

@@ -28,7 +28,18 @@ from screen.schema import (
 )
 
 Mode = Literal["dataset", "systems"]
-_RATIO = re.compile(r"^\d+(\.\d+)?(:\d+(\.\d+)?)+$")
+_RATIO = re.compile(r"^\d+(\.\d+)?(:\d+(\.\d+)?)+$", re.ASCII)
+#: A number as written in a CSV: ASCII digits, optional sign, '.' and exponent. Python's
+#: ``float`` also takes '1_000', Arabic-Indic or full-width digits; pandas does not, and a
+#: spreadsheet would not either, so they are refused rather than read differently downstream.
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+#: Longest component text (characters) that is resolved at all; library names and SMILES of
+#: library-sized molecules are far shorter.
+MAX_COMPONENT_CHARS = 1000
+#: Most heavy atoms in a molecule given as a SMILES (not from the library). The library's
+#: largest has 59; 3D embedding and GFN2-xTB grow steeply with size (~40 s at 120, minutes
+#: beyond), so larger structures are refused instead of stalling a run.
+MAX_SMILES_HEAVY_ATOMS = 100
 _TRUE, _FALSE = "true", "false"
 
 
@@ -50,8 +61,15 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column!r}")
         if self.value is not None:
-            where.append(f"value {self.value!r}")
+            where.append(_shown_value(self.value))
         return f"{', '.join(where)}: {self.message}"
+
+
+def _shown_value(value: str, limit: int = 120) -> str:
+    """``value 'text'`` for messages; a long cell is cut (its length is given instead)."""
+    if len(value) <= limit:
+        return f"value {value!r}"
+    return f"value {value[:limit] + '…'!r} ({len(value)} characters)"
 
 
 class DataValidationError(ValueError):
@@ -131,8 +149,8 @@ def _check_row(cells: dict[str, str], row: int, file: str, mode: Mode,
             bad(name, f"not an accepted value{hint}; accepted: {', '.join(spec.allowed)}")
         elif spec.kind == "boolean" and text.lower() not in (_TRUE, _FALSE):
             bad(name, "must be true or false")
-        elif spec.kind == "ratio" and not _RATIO.match(text):
-            bad(name, "must be numbers joined with ':' such as 1:1 or 5:1, or blank")
+        elif spec.kind == "ratio" and (msg := _ratio_problem(text)) is not None:
+            bad(name, msg)
         elif spec.kind == "component":
             for message in _component_problems(spec, text, library, cache):
                 bad(name, message)
@@ -152,6 +170,9 @@ def _number_problem(spec: Column, text: str) -> str | None:
         return f"not a number; expected {spec.bounds_text()} (blank if unknown)"
     if not math.isfinite(value):
         return f"not a finite number; expected {spec.bounds_text()} (blank if unknown)"
+    if not _NUMBER.match(text):
+        return (f"not a plain number: write ASCII digits with '.' as decimal point, such as "
+                f"0.5 or 1e-3; expected {spec.bounds_text()} (blank if unknown)")
     too_low = spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
     too_high = spec.high is not None and value > spec.high
     if too_low or too_high:
@@ -162,23 +183,49 @@ def _number_problem(spec: Column, text: str) -> str | None:
     return None
 
 
+def _ratio_problem(text: str) -> str | None:
+    if not _RATIO.match(text):
+        return "must be numbers joined with ':' such as 1:1 or 5:1, or blank"
+    if not all(0 < float(part) < math.inf for part in text.split(":")):
+        return "every part must be a positive finite number, such as 1:1 or 5:1 (blank if unknown)"
+    return None
+
+
 def _component_problems(spec: Column, text: str, library: ComponentLibrary,
                         cache: dict) -> list[str]:
     if spec.none_allowed and is_none(text):
         return []
+    if len(text) > MAX_COMPONENT_CHARS:
+        return [f"{len(text)} characters; a component is at most {MAX_COMPONENT_CHARS} "
+                "characters (a library name or alias, a SMILES or a formula)"]
     parts = text.split(":") if spec.multi else [text]
     messages = []
     for part in parts:
         key = (spec.component, part)
         if key not in cache:
-            try:
-                library.resolve(spec.component, part)
-                cache[key] = None
-            except UnknownComponent as exc:
-                cache[key] = str(exc)
-        if cache[key] is not None:
+            cache[key] = _resolve_problem(library, spec.component, part)
+        if cache[key] is not None and cache[key] not in messages:
             messages.append(cache[key])
     return messages
+
+
+def _resolve_problem(library: ComponentLibrary, kind: str, text: str) -> str | None:
+    """Why ``text`` cannot be featurized as a ``kind`` component, or None."""
+    try:
+        component = library.resolve(kind, text)
+    except UnknownComponent as exc:
+        return str(exc)
+    if component.in_library or not component.smiles:
+        return None
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(component.smiles)
+    heavy = mol.GetNumHeavyAtoms() if mol is not None else 0
+    if heavy > MAX_SMILES_HEAVY_ATOMS:
+        return (f"the {kind} SMILES has {heavy} heavy atoms; a SMILES is accepted up to "
+                f"{MAX_SMILES_HEAVY_ATOMS} (3D embedding and GFN2-xTB would take minutes to "
+                "hours): use a smaller model molecule or a repeat unit")
+    return None
 
 
 def _check_consistency(cells: dict[str, str], values: dict[str, float], mode: Mode, bad) -> None:
@@ -219,7 +266,8 @@ def _check_consistency(cells: dict[str, str], values: dict[str, float], mode: Mo
 
 
 def to_typed_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """Typed copy of a validated string table: numbers → float64 (NaN blank), booleans →
+    """Typed copy of a validated string table: numbers → float64 (NaN blank; the IEEE double
+    nearest to the decimal written, as Python's ``float``), booleans →
     pandas ``boolean``, text → pandas ``string`` (<NA> blank). Schema columns come first in
     schema order; missing schema columns are added as blank."""
     out = {}
@@ -227,8 +275,8 @@ def to_typed_frame(table: pd.DataFrame) -> pd.DataFrame:
         spec = COLUMN_BY_NAME[name]
         raw = table[name].astype(str).str.strip() if name in table else pd.Series(
             [""] * len(table), index=table.index)
-        if spec.kind == "number":
-            out[name] = pd.to_numeric(raw.replace("", None), errors="raise").astype("float64")
+        if spec.kind == "number":  # Python's float: the correctly rounded value of the text
+            out[name] = raw.map(lambda t: float(t) if t else math.nan).astype("float64")
         elif spec.kind == "boolean":
             out[name] = raw.str.lower().map({_TRUE: True, _FALSE: False}).astype("boolean")
         else:

@@ -18,6 +18,7 @@ def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
     """
     import pandas as pd
     from rich.console import Console
+    from rich.markup import escape
 
     from screen.cli.errors import reported_errors
     from screen.dataset import check_file
@@ -31,10 +32,12 @@ def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
             atomic_write_csv(pd.DataFrame(
                 [(p.file, p.row, None if p.row is None else p.row + 1, p.column, p.value,
                   p.message) for p in problems],
-                columns=["file", "row", "line", "column", "value", "message"]), report)
+                columns=["file", "row", "line", "column", "value", "message"],
+            ).astype({"row": "Int64", "line": "Int64"}), report)  # 7, not 7.0, beside blanks
         if problems:
             raise DataValidationError(problems)
-    console.print(f"[green]{file}: {len(raw)} rows, no problems[/green]")
+    console.print(f"[green]{escape(str(file))}: {len(raw)} rows, no problems[/green]",
+                  soft_wrap=True)
 
 
 @app.command("info")

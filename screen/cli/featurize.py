@@ -23,6 +23,7 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
     """Featurize the systems of INPUT_CSV (interfaces.csv schema; targets not needed)."""
     import pandas as pd
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from featurizers.base import FeaturizationError
@@ -56,13 +57,14 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
                     frame, progress=lambda block: bar.update(task, advance=1,
                                                              description=f"done: {block}"))
         except FeaturizationError as exc:
-            console.print(f"{input_csv}: {exc}", markup=False)
+            console.print(f"{input_csv}: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
         table = pd.DataFrame(matrix, columns=list(featurizer.get_feature_names_out()))
         table.insert(0, "row", frame.index.to_numpy())
         with atomic_path(out) as tmp:
             table.to_parquet(tmp, index=False)
-    console.print(f"[green]{out}: {len(table)} rows x {matrix.shape[1]} features[/green]")
+    console.print(f"[green]{escape(str(out))}: {len(table)} rows x {matrix.shape[1]} "
+                  "features[/green]", soft_wrap=True)
     if featurizer.errors_:
         console.print(f"[yellow]{len(featurizer.errors_)} component(s) could not be featurized "
                       "(NaN written):[/yellow]")

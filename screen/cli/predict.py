@@ -20,7 +20,9 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
     """Predict overpotential (with interval), cycle life, p_passivating and the applicability
     domain for every system of INPUT_CSV (interfaces.csv schema; targets not needed)."""
     from rich.console import Console
+    from rich.markup import escape
 
+    from featurizers.base import FeaturizationError
     from screen.cli.errors import reported_errors
     from screen.components import ComponentLibrary
     from screen.dataset import load_table
@@ -38,10 +40,15 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
         except LookupError as exc:
             console.print(str(exc), markup=False)
             raise typer.Exit(1) from None
-        predictions = predict_systems(frame, models, library)
+        try:
+            predictions = predict_systems(frame, models, library)
+        except FeaturizationError as exc:
+            console.print(f"{input_csv}: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         keep = [c for c in frame.columns if c in SYSTEM_REQUIRED or c in (
             "salt", "salt_conc_M", "solvent_ratio", "additive", "current_density_mA_cm2")]
         table = frame[keep].join(predictions)
         table.insert(0, "row", frame.index.to_numpy())
         atomic_write_csv(table, out)
-    console.print(f"[green]{out}: predictions for {len(table)} systems[/green]")
+    console.print(f"[green]{escape(str(out))}: predictions for {len(table)} systems[/green]",
+                  soft_wrap=True)

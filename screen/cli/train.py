@@ -31,6 +31,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_train_result
     from screen.config import TARGETS, default_config_path, load_config
+    from screen.tracking import TrackingUnreachable
     from screen.train import featurize_dataset, train_target
 
     if (config is None) == (not all_targets):
@@ -46,7 +47,11 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
         configs = [load_config(p, extra) for p in paths]
         features = featurize_dataset()
         for cfg in configs:
-            with console.status(f"training {cfg['target']}") as status:
-                result = train_target(cfg, features, tracking_uri, register,
-                                      progress=lambda m, s=status: s.update(m))
+            try:
+                with console.status(f"training {cfg['target']}") as status:
+                    result = train_target(cfg, features, tracking_uri, register,
+                                          progress=lambda m, s=status: s.update(m))
+            except TrackingUnreachable as exc:  # the results were saved locally, if any
+                console.print(f"error: {exc}", markup=False, soft_wrap=True)
+                raise typer.Exit(1) from None
             print_train_result(console, result)

@@ -103,6 +103,12 @@ def print_summary(console, summary) -> None:
                   f"{run.get('failed', 0)} failed; study: {summary.n_trials_total} trials, "
                   f"{summary.n_complete} complete, {summary.n_pruned} pruned, "
                   f"{summary.n_failed} failed", markup=False)
+    recovered = summary.recovered or {}
+    if recovered.get("trials") or recovered.get("runs"):
+        console.print(f"left RUNNING by a process that died (kill -9, crash) and closed now: "
+                      f"{len(recovered.get('trials', []))} trial(s) marked FAIL, "
+                      f"{len(recovered.get('runs', []))} MLflow run(s) marked FAILED",
+                      markup=False, soft_wrap=True)
     if summary.best_value is None:
         console.print("no complete trial yet: no best config written", markup=False)
     else:

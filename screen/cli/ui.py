@@ -49,9 +49,10 @@ def ui_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     """
     import sys
 
+    from screen.dburl import with_driver
     from screen.tracking import artifact_root, resolve_tracking_uri
 
-    store = resolve_tracking_uri(uri)
+    store = with_driver(resolve_tracking_uri(uri))
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store,
                "--host", host, "--port", str(port), "--workers", "1"]
     root = artifact_root(store)
@@ -111,7 +112,10 @@ def ui(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT,
         raise typer.Exit(1)
     console.print(f"MLflow UI: {ui_url(host, port)} (store: {store})", markup=False,
                   soft_wrap=True)
-    if not is_loopback(host):
+    if is_loopback(host):
+        console.print(f"Bound to {host} only: reachable from this machine, not from the "
+                      "network (--host changes that).", markup=False, soft_wrap=True)
+    else:
         console.print(f"[yellow]warning: bound to {host}: the UI, its runs, artifacts and "
                       "registered models are reachable from the network, without "
                       "authentication.[/yellow]", soft_wrap=True)
