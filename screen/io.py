@@ -137,7 +137,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and ``path``
-    is untouched.
+    is untouched. The file gets the permissions of a normally created one (umask applied).
     """
     path = Path(path)
     if path.is_dir():
@@ -148,10 +148,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, new_file_mode())  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def new_file_mode() -> int:
+    """Permissions of a newly created file under the current umask (0644 for umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -18,7 +18,6 @@ import base64
 import html
 import io
 import math
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -93,15 +92,7 @@ def write_report(path: str | Path, ranked: pd.DataFrame, front: pd.DataFrame,
     text = render_report(ranked, front, measured, meta)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a report is meant to be shared
     return Path(path)
-
-
-def _file_mode() -> int:
-    """Permissions of a newly created file under the current umask (0644 for umask 022)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def render_report(ranked: pd.DataFrame, front: pd.DataFrame, measured: pd.DataFrame,

@@ -31,3 +31,22 @@ def test_formula_injection_is_neutralized_but_numbers_are_not():
     out = neutralize_formulas(frame)
     assert out["name"].tolist() == ["'=cmd|' /C calc'!A0", "'+SUM(A1)", "'@x", "DME", "-0.5"]
     assert out["value"].tolist() == [-1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_atomic_files_get_the_normal_permissions(tmp_path):
+    """Not mkstemp's owner-only 0600: the umask decides, as for any new file."""
+    import os
+
+    import pandas as pd
+
+    from screen.io import atomic_write_csv
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+        assert path.stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        path = atomic_write_csv(pd.DataFrame({"a": [1]}), tmp_path / "private.csv")
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

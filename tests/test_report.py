@@ -12,6 +12,7 @@ import pytest
 
 from screen import report
 from screen.design import FORMULATION_COLUMNS
+from screen.io import new_file_mode
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SCRIPT = "<script>alert(1)</script>"
@@ -243,7 +244,7 @@ def test_write_report_is_atomic(tmp_path, measured, monkeypatch):
     ranked, front = synthetic_ranked(3), synthetic_front(30)
     assert report.write_report(path, ranked, front, measured, META) == path
     first = path.read_text(encoding="utf-8")
-    assert path.stat().st_mode & 0o777 == report._file_mode()  # not mkstemp's 0600
+    assert path.stat().st_mode & 0o777 == new_file_mode()  # not mkstemp's 0600
     assert "<table" in first
 
     def boom(*args, **kwargs):
