@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
@@ -233,7 +233,6 @@ class RankResult:
     n_candidates: int
     settings: RankSettings
     engine: str
-    meta: dict = field(default_factory=dict)
 
 
 def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
