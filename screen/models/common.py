@@ -66,6 +66,11 @@ def undefined(reason: str, metric: str) -> UndefinedMetric:
     return UndefinedMetric(reason)
 
 
+#: Types every model module's ``SKOPS_TRUSTED_TYPES`` starts with: the pipelines' imputer and
+#: numpy's dtype (not trusted by skops by default).
+COMMON_TRUSTED_TYPES: tuple[str, ...] = ("screen.models.common.MedianImputer", "numpy.dtype")
+
+
 class MedianImputer(SimpleImputer):
     """``SimpleImputer(strategy='median', keep_empty_features=True)`` that passes NaN-free
     float input through untouched.

@@ -93,6 +93,7 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import check_y_survival
 
 from screen.models.common import (  # noqa: F401  (re-exported)
+    COMMON_TRUSTED_TYPES,
     MedianImputer,
     MetricUndefinedWarning,
     UndefinedMetric,
@@ -132,8 +133,7 @@ WRAPPER_KEYS = ("family", "random_state", "scale")
 #: family): pass it as ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``. It includes a few
 #: numpy/scikit-learn types that skops 0.16 does not trust by default (dtype, tree ``Tree``).
 SKOPS_TRUSTED_TYPES: list[str] = [
-    "screen.models.common.MedianImputer",
-    "numpy.dtype",
+    *COMMON_TRUSTED_TYPES,
     "screen.models.cycle_life.KaplanMeierBaseline",
     "screen.models.cycle_life.SurvivalModel",
     "sklearn.tree._tree.Tree",

@@ -89,7 +89,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from screen.models.common import MedianImputer, flatten_config
+from screen.models.common import COMMON_TRUSTED_TYPES, MedianImputer, flatten_config
 
 __all__ = [
     "ButlerVolmerRegressor", "ConformalRegressor", "DIRECT_FAMILIES", "FAMILIES",
@@ -118,10 +118,9 @@ FAMILIES = (*DIRECT_FAMILIES, "butler_volmer")
 #: skops distrusts the last two because their node indices are not bounds-checked (a forged
 #: file could crash predict): trust them only for model files this project wrote itself.
 SKOPS_TRUSTED_TYPES: list[str] = [
-    "screen.models.common.MedianImputer",
+    *COMMON_TRUSTED_TYPES,
     "screen.models.overpotential.ButlerVolmerRegressor",
     "screen.models.overpotential.ConformalRegressor",
-    "numpy.dtype",
     "numpy.log",
     "numpy.exp",
     "sklearn.tree._tree.Tree",

@@ -67,6 +67,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from screen.models.common import (  # noqa: F401  (re-exported)
+    COMMON_TRUSTED_TYPES,
     MedianImputer,
     MetricUndefinedWarning,
     UndefinedMetric,
@@ -101,8 +102,7 @@ PARTIAL_AS = ("passivating", "non_passivating", "drop")
 #: (any family / calibration): pass it as ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)``.
 #: It includes numpy/scikit-learn types that skops 0.16 does not trust by default.
 SKOPS_TRUSTED_TYPES: list[str] = [
-    "screen.models.common.MedianImputer",
-    "numpy.dtype",
+    *COMMON_TRUSTED_TYPES,
     "screen.models.passivation.PassivationClassifier",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
