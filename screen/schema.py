@@ -17,6 +17,11 @@ METALS = ("Mg", "Ca")
 CELL_TYPES = ("symmetric", "asymmetric_Cu", "asymmetric_SS", "three_electrode", "full_cell")
 OVERPOTENTIAL_KINDS = ("polarization", "hysteresis", "plating", "stripping", "nucleation")
 PASSIVATION_LABELS = ("passivating", "partial", "non_passivating")
+#: How direct the evidence for a passivation label is: the source describes the film or the
+#: (absence of) deposition (``observed``); the label is inferred from reversible cycling with a
+#: Coulombic efficiency >= 95 % only (``ce_only``, weaker); the source states it for the
+#: electrolyte family (``family``).
+PASSIVATION_BASES = ("observed", "ce_only", "family")
 NONE_VALUE = "none"  # "no additive" / "bare metal": a real value, not a missing one
 MAX_EVIDENCE_WORDS = 20
 
@@ -90,6 +95,11 @@ COLUMNS: tuple[Column, ...] = (
          high=200),
     _num("temperature_C", "condition", "Temperature", "degC", low=-100, high=300,
          low_open=False),
+    _num("rest_time_h", "condition", "Rest (open-circuit) time before the measurement", "h",
+         high=1e5, low_open=False),
+    _num("cycle_number", "condition", "Cycle at which the value was read", "cycles",
+         high=1e7, integer=True),
+    _num("c_rate", "condition", "Rate of a full cell", "C", high=1000),
     # --- targets ---------------------------------------------------------------------------
     _num("overpotential_V", "target", "Overpotential magnitude", "V", high=5),
     Column("overpotential_kind", "category", "target", "What the overpotential is",
@@ -103,15 +113,24 @@ COLUMNS: tuple[Column, ...] = (
            allowed=PASSIVATION_LABELS),
     Column("passivation_evidence", "text", "target",
            f"Why the passivation label was given (<= {MAX_EVIDENCE_WORDS} words)"),
+    Column("passivation_basis", "category", "target",
+           "How direct the passivation evidence is", allowed=PASSIVATION_BASES),
     _num("conductivity_mS_cm", "target", "Ionic conductivity", "mS cm^-1", high=2000),
     _num("anodic_stability_V", "target", "Anodic stability limit vs the metal", "V", high=10),
     _num("capacity_retention_pct", "target", "Capacity retention", "%", high=200),
     _num("charge_transfer_resistance_ohm", "target", "Charge-transfer resistance", "ohm",
          high=1e9),
+    _num("charge_transfer_resistance_ohm_cm2", "target",
+         "Area-specific charge-transfer resistance", "ohm cm^2", high=1e9),
     _num("exchange_current_density_mA_cm2", "target", "Exchange current density",
          "mA cm^-2", high=1e4),
     # --- provenance ------------------------------------------------------------------------
-    Column("source", "text", "provenance", "Source file (seed paper) of the values"),
+    Column("source", "text", "provenance",
+           "Source of the values: seed file, or first author, year, journal"),
+    _num("year", "provenance", "Year the cited work was published", "", low=1900, high=2100,
+         low_open=False, integer=True),
+    Column("doi", "text", "provenance", "DOI of the cited work, when known"),
+    Column("url", "text", "provenance", "Stored page the values were read from"),
     Column("location", "text", "provenance", "Table/row, section or caption in the source"),
     Column("ref", "text", "provenance", "The source's own reference number when quoted"),
     Column("notes", "text", "provenance", "Ranges, bounds, rates and other context"),
@@ -129,7 +148,8 @@ PROVENANCE_REQUIRED: tuple[str, ...] = ("source", "location")
 MEASURED_COLUMNS: tuple[str, ...] = (
     "overpotential_V", "cycle_life_h", "cycle_life_cycles", "coulombic_efficiency_pct",
     "passivation", "conductivity_mS_cm", "anodic_stability_V", "capacity_retention_pct",
-    "charge_transfer_resistance_ohm", "exchange_current_density_mA_cm2",
+    "charge_transfer_resistance_ohm", "charge_transfer_resistance_ohm_cm2",
+    "exchange_current_density_mA_cm2",
 )
 #: Extra columns a user may add to carry their own information are prefixed with this.
 USER_COLUMN_PREFIX = "extra_"

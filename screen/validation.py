@@ -245,6 +245,8 @@ def _check_consistency(cells: dict[str, str], values: dict[str, float], mode: Mo
         bad("cycle_life_censored", "given without cycle_life_h or cycle_life_cycles")
     if has("passivation") and mode == "dataset" and not has("passivation_evidence"):
         bad("passivation_evidence", "required when passivation is given")
+    if has("passivation_basis") and not has("passivation"):
+        bad("passivation_basis", "given without a passivation label")
     words = len(cells.get("passivation_evidence", "").split())
     if words > MAX_EVIDENCE_WORDS:
         bad("passivation_evidence", f"{words} words; at most {MAX_EVIDENCE_WORDS}")
