@@ -16,14 +16,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from screen.components import ComponentLibrary
-from screen.config import TARGETS, default_config_path, load_config
-from screen.modeling_data import build_target_data
-from screen.tasks import make_task
-from screen.train import evaluate, featurize_dataset
-
-EXTRA = {"overpotential": ["spearman", "rmse", "coverage"], "cycle_life": ["ibs", "n_events"],
-         "passivation": ["roc_auc", "accuracy"]}
+from screen.data.components import ComponentLibrary
+from screen.learn.config import default_config_path, load_config
+from screen.learn.modeling_data import build_target_data
+from screen.learn.registry import get_target, target_names
+from screen.learn.tasks import make_task
+from screen.learn.train import evaluate, featurize_dataset
 
 
 def main() -> None:
@@ -31,7 +29,7 @@ def main() -> None:
     features = featurize_dataset()
     library = ComponentLibrary.load()
     rows = []
-    for target in TARGETS:
+    for target in target_names():
         config = load_config(default_config_path(target))
         task = make_task(config)
         td = build_target_data(features.frame, features.matrix, features.names, config, library)
@@ -52,7 +50,7 @@ def main() -> None:
                                    f"{model.get(metric + '_fold_sd', np.nan):.3f}",
                    "beats both": bool(better(value, dummy) and better(value, names)),
                    "cv s": round(seconds, 1)}
-            for extra in EXTRA[target]:
+            for extra in get_target(target).report_metrics:
                 row[extra] = model.get(extra, np.nan)
             rows.append(row)
     table = pd.DataFrame(rows)

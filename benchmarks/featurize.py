@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from featurizers.system import SystemFeaturizer
-from screen.components import ComponentLibrary
-from screen.schema import CELL_TYPES
+from screen.data.components import ComponentLibrary
+from screen.data.schema import CELL_TYPES
 
 
 def peak_rss_gb() -> float:

@@ -44,11 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partition-rows", type=int, default=100_000)
     args = parser.parse_args(argv)
 
-    from screen.components import ComponentLibrary
-    from screen.enumeration import build_candidate_space, load_enumeration_config, write_candidates
-    from screen.predict import load_models, predict_systems
-    from screen.rank import CandidatePredictor, default_workers, rank_candidates
-    from screen.ranking import RankSettings, merge_partials, reduce_partition
+    from screen.data.components import ComponentLibrary
+    from screen.learn.predict import load_models, predict_systems
+    from screen.screening.enumeration import (
+        build_candidate_space,
+        load_enumeration_config,
+        write_candidates,
+    )
+    from screen.screening.rank import CandidatePredictor, default_workers, rank_candidates
+    from screen.screening.ranking import RankSettings, merge_partials, reduce_partition
 
     library = ComponentLibrary.load()
     models = load_models(args.tracking_uri)

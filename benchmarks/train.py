@@ -14,8 +14,9 @@ import time
 import warnings
 from pathlib import Path
 
-from screen.config import TARGETS, default_config_path, load_config
-from screen.train import featurize_dataset, train_target
+from screen.learn.config import default_config_path, load_config
+from screen.learn.registry import target_names
+from screen.learn.train import featurize_dataset, train_target
 
 BUDGET_S = 120.0
 
@@ -28,7 +29,7 @@ def main() -> None:
     start = time.perf_counter()
     features = featurize_dataset()
     print(f"featurize data set (warm cache): {time.perf_counter() - start:.1f} s")
-    for target in TARGETS:
+    for target in target_names():
         t0 = time.perf_counter()
         result = train_target(load_config(default_config_path(target)), features, uri)
         print(f"{target}: {time.perf_counter() - t0:.1f} s (primary {result.primary_metric} "

@@ -15,10 +15,10 @@ import time
 
 import optuna
 
-from screen.config import default_config_path, load_config
-from screen.tasks import make_task
-from screen.train import featurize_dataset
-from screen.tune import (
+from screen.learn.config import default_config_path, load_config
+from screen.learn.tasks import make_task
+from screen.learn.train import featurize_dataset
+from screen.learn.tune import (
     Objective,
     TargetDataCache,
     decode_params,

@@ -1,4 +1,4 @@
 """Featurizers: turn resolved components (anions, solvents/additives, coatings) into numbers.
 
-:mod:`featurizers.structures` builds the structure objects every featurizer starts from.
+:mod:`screen.data.structures` builds the structure objects every featurizer starts from.
 """

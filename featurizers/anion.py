@@ -52,6 +52,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from featurizers.blocks import BlockSpec, register_block
 from featurizers.molecule import (
     DESCRIPTOR_LABELS,
     DESCRIPTOR_UNITS,
@@ -61,8 +62,8 @@ from featurizers.molecule import (
     MolecularFeaturizer,
     xtb_values,
 )
-from screen.components import Component
-from screen.schema import ComponentKind
+from screen.data.components import Component
+from screen.data.schema import ComponentKind
 
 DELOCALIZATION_LABELS: tuple[str, ...] = (
     "charge_per_heavy_atom_e", "neg_fraction_on_min_atom", "n_eff_negative_atoms")
@@ -102,3 +103,6 @@ class AnionFeaturizer(MolecularFeaturizer):
                 **xtb_values(data.xtb),
                 **delocalization(data.xtb.charges, data.charge,
                                  int(data.descriptors["n_heavy"]))}
+
+
+register_block(BlockSpec("anion", "anion", AnionFeaturizer, combine="single", order=10))

@@ -1,7 +1,7 @@
 """Base class of the component featurizers: matminer's featurizer idea, vectorized and cached.
 
 A subclass implements :meth:`ComponentFeaturizer.featurize` for ONE resolved
-:class:`~screen.components.Component` (matminer style) plus :meth:`feature_labels`,
+:class:`~screen.data.components.Component` (matminer style) plus :meth:`feature_labels`,
 :meth:`feature_units` and :meth:`citations`. The base class makes it a scikit-learn transformer
 whose input is one column of component names (names, aliases, SMILES or formulas): it resolves
 the *unique* values once, featurizes each unique structure once (on-disk cache keyed by the
@@ -22,9 +22,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from featurizers.cache import FeatureCache
 from featurizers.interrupts import hook_rdkit, raise_if_interrupted
-from screen.components import Component, ComponentLibrary, UnknownComponent
-from screen.paths import dataset_dir
-from screen.schema import ComponentKind
+from screen.data.components import Component, ComponentLibrary, UnknownComponent
+from screen.data.paths import dataset_dir
+from screen.data.schema import ComponentKind
 
 OnError = Literal["raise", "nan"]
 
@@ -40,7 +40,7 @@ def structure_key(component: Component) -> str:
     coatings: canonical composition and class (bare metal: ``none``). Two spellings of one
     structure share a key; editing a library structure changes it.
     """
-    from screen.components import canonical_composition, canonical_smiles
+    from screen.data.components import canonical_composition, canonical_smiles
 
     if component.smiles:
         canon = canonical_smiles(component.smiles)

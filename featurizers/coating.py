@@ -49,8 +49,8 @@ them with ``coating__``):
 4. **Layer descriptors** (2): ``has_coating`` (1 coated / 0 bare metal, flag) and ``n_phases``
    (number of phases listed, count; 0 for bare metal).
 5. **Coating class** (15): one-hot ``class_<c>`` over
-   :data:`screen.components.COATING_CLASSES` from ``component.category`` (library
-   ``coating_class``, or :func:`~screen.components.infer_coating_class` for ad-hoc formulas).
+   :data:`screen.data.components.COATING_CLASSES` from ``component.category`` (library
+   ``coating_class``, or :func:`~screen.data.components.infer_coating_class` for ad-hoc formulas).
 
 Mixtures: groups 1–3 are computed on each phase's own composition and averaged with **equal
 weight per listed phase** (the data set gives no phase amounts, so no other weighting is
@@ -80,8 +80,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featurizers.base import ComponentFeaturizer, FeaturizationError
-from featurizers.structures import phases
-from screen.components import COATING_CLASSES, Component
+from featurizers.blocks import BlockSpec, register_block
+from screen.data.components import COATING_CLASSES, Component
+from screen.data.structures import phases
 
 if TYPE_CHECKING:
     from pymatgen.core import Composition
@@ -259,3 +260,6 @@ class CoatingFeaturizer(ComponentFeaturizer):
     def citations(self) -> list[str]:
         """BibTeX of matminer, the Magpie descriptors and pymatgen."""
         return [MATMINER_BIB, MAGPIE_BIB, PYMATGEN_BIB]
+
+
+register_block(BlockSpec("coating", "coating", CoatingFeaturizer, combine="single", order=40))

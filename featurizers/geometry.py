@@ -39,7 +39,7 @@ of each other are worse:
    closer than 0.5 Å, or non-finite coordinates, raise :class:`StructureError`.
 
 *XYZ components* (closo-carboranes): the shipped, already relaxed geometry is used unchanged
-(:func:`featurizers.structures.molecule`).
+(:func:`screen.data.structures.molecule`).
 
 The method behind the final geometry is stored on the returned molecule as the string property
 ``geometry`` (``MMFF94``, ``UFF``, ``ETKDG``, ``GFN2-xTB``, ``contact``, ``xyz``).
@@ -59,9 +59,9 @@ from rdkit.Chem import rdForceFieldHelpers as ff_helpers
 
 from featurizers import xtb
 from featurizers.charges import partial_charges
-from featurizers.structures import StructureError, molecule, xyz_charge
-from screen.components import Component
-from screen.paths import dataset_dir
+from screen.data.components import Component
+from screen.data.paths import dataset_dir
+from screen.data.structures import StructureError, molecule, xyz_charge
 
 #: Seed of every ETKDG embedding (fixed: the geometry is a deterministic function of the SMILES).
 EMBED_SEED = 0x5EED
@@ -82,7 +82,7 @@ _MIN_DISTANCE = 0.5  # Å, any two atoms
 def embed(component: Component) -> Chem.Mol:
     """Molecule with explicit H and one 3-D conformer (Å); see the module docstring.
 
-    Raises :class:`~featurizers.structures.StructureError` (naming the component) when the
+    Raises :class:`~screen.data.structures.StructureError` (naming the component) when the
     structure does not parse, cannot be embedded or gives an insane geometry.
     """
     RDLogger.DisableLog("rdApp.*")

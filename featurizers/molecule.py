@@ -50,7 +50,7 @@ from featurizers import xtb
 from featurizers.base import ComponentFeaturizer
 from featurizers.charges import partial_charges
 from featurizers.geometry import embed, net_charge
-from screen.components import Component
+from screen.data.components import Component
 
 #: Elements whose bond to an O/N means the lone pair is already donated (Lewis acids, metals).
 ACCEPTOR_ELEMENTS = frozenset({
@@ -218,7 +218,7 @@ class MolecularData:
 def compute(component: Component) -> MolecularData:
     """Embed, run GFN2-xTB and compute the RDKit descriptors of one component.
 
-    Raises :class:`~featurizers.structures.StructureError` or :class:`~featurizers.xtb.XTBError`
+    Raises :class:`~screen.data.structures.StructureError` or :class:`~featurizers.xtb.XTBError`
     (both name the component).
     """
     mol = embed(component)

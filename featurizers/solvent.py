@@ -58,6 +58,7 @@ from typing import ClassVar
 
 from rdkit import Chem
 
+from featurizers.blocks import BlockSpec, register_block
 from featurizers.molecule import (
     ACCEPTOR_ELEMENTS,
     XTB_LABELS,
@@ -68,8 +69,8 @@ from featurizers.molecule import (
     is_coordinating_o,
     xtb_values,
 )
-from screen.components import Component
-from screen.schema import ComponentKind
+from screen.data.components import Component
+from screen.data.schema import ComponentKind
 
 GROUP_LABELS: tuple[str, ...] = (
     "n_ether_O", "n_amine_N", "n_imidazole_N", "denticity", "n_PO", "n_CO", "n_SO",
@@ -187,3 +188,9 @@ class SolventFeaturizer(MolecularFeaturizer):
         """Donor-group counts, size, fragments and xTB values of one solvent or additive."""
         return {**data.descriptors, **group_counts(data.mol), **fragment_info(data.mol),
                 **xtb_values(data.xtb)}
+
+
+register_block(BlockSpec("solvent", "solvent", SolventFeaturizer, combine="mixture",
+                         ratio_column="solvent_ratio", order=20))
+register_block(BlockSpec("additive", "additive", SolventFeaturizer, combine="additive",
+                         order=30))

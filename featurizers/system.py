@@ -1,10 +1,11 @@
-"""System featurizer: one float32 feature row per (system, test condition).
+r"""System featurizer: one float32 feature row per (system, test condition).
 
 Input is a DataFrame in the ``interfaces.csv`` system schema. Every component column is
 featurized per *unique* value (``pd.factorize`` + the cached component featurizers) and joined
 back by index, so the cost grows with the number of distinct components, not rows.
 
-Blocks, in output order (names are ``<block>__<feature>``):
+The component blocks are the registered :class:`~featurizers.blocks.BlockSpec`\ s (or the ones
+passed as ``blocks``); built in, in output order (names are ``<block>__<feature>``):
 
 - ``anion__*`` — :class:`~featurizers.anion.AnionFeaturizer` of ``anion``.
 - ``solvent__*`` — :class:`~featurizers.solvent.SolventFeaturizer` of each solvent, averaged
@@ -39,8 +40,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from featurizers.base import ComponentFeaturizer, FeaturizationError, OnError
-from screen.components import ComponentLibrary, is_none
-from screen.schema import CELL_TYPES, METALS
+from featurizers.blocks import CONDITIONS_GROUP, SYSTEM_BLOCK, BlockSpec, component_blocks
+from screen.data.components import ComponentLibrary, is_none
+from screen.data.schema import CELL_TYPES, METALS
+from screen.data.structures import ElementChecker
 
 Progress = Callable[[str], None]
 #: Columns a system table must have (others are optional and treated as blank when absent).
@@ -79,44 +82,68 @@ def parse_ratio(ratio: str | float | None, n: int) -> np.ndarray:
     return parts / parts.sum()
 
 
+def condition_feature(name: str) -> str:
+    """Output name of a ``system`` block feature, e.g. ``system__current_density_mA_cm2``."""
+    if name not in SYSTEM_FEATURES:
+        raise KeyError(f"{name!r} is not a system feature; known: {', '.join(SYSTEM_FEATURES)}")
+    return f"{SYSTEM_BLOCK}__{name}"
+
+
 class SystemFeaturizer(TransformerMixin, BaseEstimator):
     """Feature matrix (float32) of systems; see the module docstring for the blocks.
 
-    Parameters are passed to the component featurizers (``library``, ``cache_dir``,
-    ``use_cache``, ``on_error``). After ``transform``, ``errors_`` maps failed components to
-    the reason (only with ``on_error='nan'``).
+    Parameters
+    ----------
+    blocks : sequence of BlockSpec or None
+        The component blocks, in output order (default: every registered block,
+        :func:`featurizers.blocks.component_blocks`); the ``system`` block always follows.
+    library, cache_dir, use_cache, on_error
+        Passed to the component featurizers. After ``transform``, ``errors_`` maps failed
+        components to the reason (only with ``on_error='nan'``).
     """
 
-    def __init__(self, library: ComponentLibrary | None = None, cache_dir: str | None = None,
+    def __init__(self, blocks: tuple[BlockSpec, ...] | None = None,
+                 library: ComponentLibrary | None = None, cache_dir: str | None = None,
                  use_cache: bool = True, on_error: OnError = "raise"):
+        self.blocks = blocks
         self.library = library
         self.cache_dir = cache_dir
         self.use_cache = use_cache
         self.on_error = on_error
 
-    def _component_featurizers(self) -> dict[str, ComponentFeaturizer]:
-        from featurizers.anion import AnionFeaturizer
-        from featurizers.coating import CoatingFeaturizer
-        from featurizers.solvent import SolventFeaturizer
-
+    def fit(self, X=None, y=None):
+        """Load the library and build the component featurizers; nothing is learned from X."""
+        self.library_ = self.library if self.library is not None else ComponentLibrary.load()
+        self.blocks_ = tuple(self.blocks) if self.blocks is not None else component_blocks()
         kwargs = dict(library=self.library_, cache_dir=self.cache_dir,
                       use_cache=self.use_cache, on_error=self.on_error)
-        solvent = SolventFeaturizer(**kwargs).fit()
-        return {"anion": AnionFeaturizer(**kwargs).fit(), "solvent": solvent,
-                "additive": solvent, "coating": CoatingFeaturizer(**kwargs).fit()}
-
-    def fit(self, X=None, y=None):
-        """Load the library and the component featurizers; nothing is learned from X."""
-        self.library_ = self.library if self.library is not None else ComponentLibrary.load()
-        self.featurizers_ = self._component_featurizers()
-        names = []
-        for block in ("anion", "solvent", "additive", "coating"):
-            labels = self.featurizers_[block].feature_labels()
-            names += [f"{block}__{label}" for label in labels]
-        names += [f"system__{label}" for label in SYSTEM_FEATURES]
+        shared: dict[object, ComponentFeaturizer] = {}
+        self.featurizers_: dict[str, ComponentFeaturizer] = {}
+        for block in self.blocks_:  # one instance per featurizer class (solvent = additive)
+            if block.featurizer not in shared:
+                shared[block.featurizer] = block.featurizer(**kwargs).fit()
+            self.featurizers_[block.name] = shared[block.featurizer]
+        names = [f"{block.name}__{label}" for block in self.blocks_
+                 for label in self.featurizers_[block.name].feature_labels()]
+        names += [condition_feature(label) for label in SYSTEM_FEATURES]
         self.feature_names_out_ = np.asarray(names, dtype=object)
+        self.checker_ = ElementChecker(self.library_)
         self.errors_: dict[str, str] = {}
         return self
+
+    @property
+    def n_steps(self) -> int:
+        """Progress steps of one :meth:`featurize_frame` call (one per block)."""
+        check_is_fitted(self, "blocks_")
+        return len(self.blocks_) + 1
+
+    def citations(self) -> list[str]:
+        """BibTeX entries of every component featurizer, each once."""
+        check_is_fitted(self, "featurizers_")
+        out: list[str] = []
+        for featurizer in self.featurizers_.values():
+            out += [c for c in featurizer.citations() if c not in out]
+        return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns (``<block>__<feature>``)."""
@@ -140,16 +167,16 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
         n = len(X)
         out = np.empty((n, len(self.feature_names_out_)), dtype=np.float32)
         col = 0
-        anion = self._single_block("anion", X["anion"])
-        col = self._put(out, col, anion, progress, "anion")
-        solvent, n_solvents = self._solvent_block(X)
-        col = self._put(out, col, solvent, progress, "solvent")
-        additive, present = self._additive_block(X.get("additive"), n)
-        col = self._put(out, col, additive, progress, "additive")
-        coating = self._single_block("coating", X["coating"])
-        col = self._put(out, col, coating, progress, "coating")
-        system = self._system_block(X, present, n_solvents)
-        col = self._put(out, col, system, progress, "conditions")
+        counts = {"n_solvents": np.full(n, np.nan), "additive_present": np.full(n, np.nan)}
+        for block in self.blocks_:
+            values, count = self._block(block, X)
+            if block.combine == "mixture":
+                counts["n_solvents"] = count
+            elif block.combine == "additive":
+                counts["additive_present"] = count
+            col = self._put(out, col, values, progress, block.name)
+        system = self._system_block(X, counts["additive_present"], counts["n_solvents"])
+        self._put(out, col, system, progress, CONDITIONS_GROUP)
         for featurizer in self.featurizers_.values():
             self.errors_.update(featurizer.errors_)
         return out
@@ -162,39 +189,52 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
             progress(label)
         return col + block.shape[1]
 
-    def _single_block(self, block: str, values: pd.Series) -> np.ndarray:
+    def _block(self, block: BlockSpec, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        values = X.get(block.column, None)
+        if block.combine == "single":
+            return self._single_block(block, values, len(X)), None
+        if block.combine == "mixture":
+            return self._mixture_block(block, X)
+        return self._additive_block(block, values, len(X))
+
+    def _single_block(self, block: BlockSpec, values: pd.Series | None, n: int) -> np.ndarray:
         """Rows of the unique-value table of one component column (NaN for blank)."""
-        featurizer = self.featurizers_[block]
+        featurizer = self.featurizers_[block.name]
+        if values is None:
+            return np.full((n, len(featurizer.feature_labels())), np.nan)
         codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
         table = featurizer.featurize_names([str(u) for u in uniques])
         table = np.vstack([table, np.full((1, table.shape[1]), np.nan)])  # row -1: blank
         return table[codes]
 
-    def _solvent_block(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        featurizer = self.featurizers_["solvent"]
+    def _mixture_block(self, block: BlockSpec, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        featurizer = self.featurizers_[block.name]
         width = len(featurizer.feature_labels())
-        ratio = X["solvent_ratio"] if "solvent_ratio" in X else pd.Series(pd.NA, index=X.index)
-        pair = X["solvent"].astype("string") + "|" + ratio.astype("string").fillna("")
+        ratio_column = block.ratio_column
+        ratio = X[ratio_column] if ratio_column and ratio_column in X \
+            else pd.Series(pd.NA, index=X.index)
+        pair = X[block.column].astype("string") + "|" + ratio.astype("string").fillna("")
         codes, uniques = pd.factorize(pair, use_na_sentinel=True)
         splits = [str(u).split("|", 1) for u in uniques]
-        names = sorted({p for solvents, _ in splits for p in solvents.split(":")})
+        names = sorted({p for components, _ in splits for p in components.split(":")})
         vectors = dict(zip(names, featurizer.featurize_names(names), strict=True))
         table = np.full((len(uniques) + 1, width + 1), np.nan)
-        for i, (solvents, ratio_text) in enumerate(splits):
-            parts = solvents.split(":")
+        for i, (components, ratio_text) in enumerate(splits):
+            parts = components.split(":")
             try:
                 weights = parse_ratio(ratio_text, len(parts))
             except (FeaturizationError, ValueError) as exc:
                 if self.on_error == "raise":
-                    raise FeaturizationError(f"solvent {solvents!r}: {exc}") from None
-                self.errors_[f"{solvents}|{ratio_text}"] = str(exc)
+                    raise FeaturizationError(f"{block.column} {components!r}: {exc}") from None
+                self.errors_[f"{components}|{ratio_text}"] = str(exc)
                 continue
             table[i, :width] = weights @ np.vstack([vectors[p] for p in parts])
             table[i, width] = len(parts)
         return table[codes, :width], table[codes, width]
 
-    def _additive_block(self, values: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-        featurizer = self.featurizers_["additive"]
+    def _additive_block(self, block: BlockSpec, values: pd.Series | None,
+                        n: int) -> tuple[np.ndarray, np.ndarray]:
+        featurizer = self.featurizers_[block.name]
         width = len(featurizer.feature_labels())
         if values is None:
             return np.full((n, width), np.nan), np.full(n, np.nan)
@@ -213,20 +253,13 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
 
     def _chloride(self, values: pd.Series, kind: str) -> np.ndarray:
         """1 where the component (or any ':'-part) contains Cl, 0 otherwise, NaN if blank."""
-        from featurizers.structures import molecule
-
         codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
         flags = np.full(len(uniques) + 1, np.nan)
         for i, value in enumerate(uniques):
-            value = str(value)
-            if is_none(value):
-                flags[i] = 0.0
-                continue
             try:
-                mols = [molecule(self.library_.resolve(kind, p)) for p in value.split(":")]
+                flags[i] = float(self.checker_.contains_cl(kind, str(value)))
             except Exception:  # unknown components are reported by their own block
                 continue
-            flags[i] = float(any(a.GetSymbol() == "Cl" for m in mols for a in m.GetAtoms()))
         return flags[codes]
 
     def _system_block(self, X: pd.DataFrame, additive_present: np.ndarray,

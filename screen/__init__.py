@@ -1,8 +1,8 @@
 """mgscreen: machine-learning screening of Mg/Ca metal anode / electrolyte interfaces."""
 
-from screen.components import Component, ComponentLibrary, UnknownComponent
-from screen.dataset import check_file, load_interfaces, load_table, summarize
-from screen.validation import DataValidationError, Problem, validate
+from screen.data.components import Component, ComponentLibrary, UnknownComponent
+from screen.data.dataset import check_file, load_interfaces, load_table, summarize
+from screen.data.validation import DataValidationError, Problem, validate
 
 __version__ = "0.1.0"
 __all__ = [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from screen.components import ComponentLibrary
-from screen.paths import INTERFACES_FILE, dataset_file
+from screen.data.components import ComponentLibrary
+from screen.data.paths import INTERFACES_FILE, dataset_file
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -84,11 +84,11 @@ def fast_model_store(tmp_path_factory) -> str:
     once per session; used by the design and rank tests)."""
     from test_train_predict import fast_config
 
-    from screen.config import TARGETS
-    from screen.train import featurize_dataset, train_target
+    from screen.learn.registry import target_names
+    from screen.learn.train import featurize_dataset, train_target
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow-fast') / 'mlflow.db'}"
     features = featurize_dataset()
-    for target in TARGETS:
+    for target in target_names():
         train_target(fast_config(target), features, uri)
     return uri

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from screen.components import (
+from screen.data.components import (
     ComponentLibrary,
     LibraryError,
     UnknownComponent,
@@ -14,7 +14,7 @@ from screen.components import (
     infer_coating_class,
     normalize_name,
 )
-from screen.paths import dataset_dir
+from screen.data.paths import dataset_dir
 
 
 @pytest.mark.parametrize("spelling", ["B(hfip)4", "Mg[B(hfip)4]2", "BHFIP", "[B(hfip)4]-",

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from screen.config import TARGETS, ConfigError, apply_override, default_config_path, load_config
+from screen.learn.config import (
+    ConfigError,
+    apply_override,
+    default_config_path,
+    load_config,
+)
+from screen.learn.registry import target_names
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", target_names())
 def test_shipped_configs_load(target):
     config = load_config(default_config_path(target))
     assert config["target"] == target

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from featurizers.structures import molecule, phases, xyz_charge
 from screen import load_interfaces, summarize
-from screen.components import canonical_smiles, is_none
-from screen.paths import dataset_dir
-from screen.schema import COLUMN_NAMES, MEASURED_COLUMNS, NUMERIC_COLUMNS
+from screen.data.components import canonical_smiles, is_none
+from screen.data.paths import dataset_dir
+from screen.data.schema import COLUMN_NAMES, MEASURED_COLUMNS, NUMERIC_COLUMNS
+from screen.data.structures import molecule, phases, xyz_charge
 
 SEEDS = {"000_45ffde97a404c2da.txt", "001_370a9b4135c6cb29.txt", "002_5361bbbdf0ce0efe.txt",
          "003_36cc84d303f20c35.txt", "004_6afb8586d0656ae0.txt"}

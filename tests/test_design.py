@@ -12,16 +12,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from screen.components import ComponentLibrary, is_none
-from screen.config import ConfigError
-from screen.design import (
-    OBJECTIVES,
+from screen.data.components import ComponentLibrary, is_none
+from screen.data.paths import dataset_dir
+from screen.learn.config import ConfigError
+from screen.screening.design import (
     DesignConfig,
     load_design_config,
     run_design,
     write_outputs,
 )
-from screen.paths import dataset_dir
 
 PREDICTION_COLUMNS = ("overpotential_V_pred", "overpotential_V_low", "overpotential_V_high",
                       "cycle_life_h_pred", "cycle_life_h_pred_is_lower_bound", "p_passivating",
@@ -46,7 +45,7 @@ def store(fast_model_store):
 
 @pytest.fixture(scope="module")
 def models(store):
-    from screen.predict import load_models
+    from screen.learn.predict import load_models
 
     return load_models(store)
 
@@ -76,9 +75,13 @@ def has_cl(library: ComponentLibrary, kind: str, value: str) -> bool:
     return False
 
 
+DIRECTIONS = {"overpotential_V_pred": "minimize", "cycle_life_h_pred": "maximize",
+              "p_passivating": "minimize"}
+
+
 def minimized(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([frame[o].to_numpy(float) * (-1 if d == "maximize" else 1)
-                            for o, d in OBJECTIVES.items()])
+                            for o, d in DIRECTIONS.items()])
 
 
 def test_pareto_set_is_non_dominated_and_feasible(models, library):
@@ -169,7 +172,7 @@ def test_unknown_config_key_is_a_clear_error(store, tmp_path):
         load_design_config(config)
     config.write_text("[space]\nanions = ['not-an-anion-xyz']\n")
     with pytest.raises(ConfigError, match="anions"):
-        from screen.design import build_space
+        from screen.screening.design import build_space
 
         build_space(load_design_config(config), ComponentLibrary.load())
 
@@ -185,4 +188,5 @@ def test_missing_models_is_a_clear_error(tmp_path):
 
 def test_shipped_config_loads():
     config = load_design_config()
-    assert config.objectives == tuple(OBJECTIVES) and math.isinf(config.max_interval_width_V)
+    assert config.objectives == ("overpotential", "cycle_life", "passivation")
+    assert math.isinf(config.max_interval_width_V)

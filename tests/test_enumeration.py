@@ -16,7 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from screen.candidates import (
+from screen.data.components import ComponentLibrary, is_none
+from screen.data.paths import dataset_dir
+from screen.data.schema import FORMULATION_COLUMNS
+from screen.learn.config import ConfigError
+from screen.screening.candidates import (
     CandidateFileError,
     Partition,
     count_candidates,
@@ -24,10 +28,7 @@ from screen.candidates import (
     plan_partitions,
     read_partition,
 )
-from screen.components import ComponentLibrary, is_none
-from screen.config import ConfigError
-from screen.design import FORMULATION_COLUMNS
-from screen.enumeration import (
+from screen.screening.enumeration import (
     AXIS_NAMES,
     EnumerationConfig,
     EnumerationError,
@@ -35,7 +36,6 @@ from screen.enumeration import (
     load_enumeration_config,
     write_candidates,
 )
-from screen.paths import dataset_dir
 
 SMALL_TOML = """
 [space]

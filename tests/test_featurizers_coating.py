@@ -20,7 +20,7 @@ from featurizers.coating import (
     CoatingFeaturizer,
     composition_features,
 )
-from screen.components import COATING_CLASSES, Component, infer_coating_class
+from screen.data.components import COATING_CLASSES, Component, infer_coating_class
 
 
 @pytest.fixture(scope="module")

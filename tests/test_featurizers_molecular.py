@@ -14,7 +14,7 @@ from featurizers.base import FeaturizationError
 from featurizers.geometry import embed
 from featurizers.molecule import compute, molecular_volume
 from featurizers.solvent import SolventFeaturizer
-from screen.components import Component
+from screen.data.components import Component
 
 XTB_COLUMNS = ["homo_eV", "lumo_eV", "gap_eV", "dipole_D", "q_min_e"]
 

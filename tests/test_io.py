@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from screen.io import atomic_path, atomic_write_csv, neutralize_formulas
+from screen.data.io import atomic_path, atomic_write_csv, neutralize_formulas
 
 
 def test_interrupted_write_leaves_original_untouched(tmp_path):
@@ -39,7 +39,7 @@ def test_atomic_files_get_the_normal_permissions(tmp_path):
 
     import pandas as pd
 
-    from screen.io import atomic_write_csv
+    from screen.data.io import atomic_write_csv
 
     old = os.umask(0o022)
     try:

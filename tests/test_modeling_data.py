@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from screen import load_interfaces
-from screen.config import default_config_path, load_config
-from screen.domain import DomainScorer
-from screen.modeling_data import TooFewRowsError, build_target_data, kind_columns
-from screen.train import featurize_dataset
+from screen.learn.config import default_config_path, load_config
+from screen.learn.domain import DomainScorer
+from screen.learn.modeling_data import TooFewRowsError, build_target_data
+from screen.learn.targets.overpotential import kind_columns
+from screen.learn.train import featurize_dataset
 
 
 @pytest.fixture(scope="module")

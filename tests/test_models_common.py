@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 
-from screen.models.common import MedianImputer
+from screen.learn.models.common import MedianImputer
 
 
 def _data(seed: int = 0):

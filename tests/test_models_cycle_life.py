@@ -15,8 +15,8 @@ from sklearn.base import clone
 from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import Surv
 
-from screen.models import cycle_life as cl
-from screen.models.cycle_life import (
+from screen.learn.models import cycle_life as cl
+from screen.learn.models.cycle_life import (
     KaplanMeierBaseline,
     MetricUndefinedWarning,
     SurvivalModel,

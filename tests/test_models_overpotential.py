@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from featurizers.system import SystemFeaturizer
 from screen import load_interfaces
-from screen.models.overpotential import (
+from screen.learn.models.overpotential import (
     DIRECT_FAMILIES,
     FARADAY,
     GAS_CONSTANT,

@@ -12,8 +12,8 @@ import skops.io as sio
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from screen.models import passivation as pa
-from screen.models.passivation import (
+from screen.learn.models import passivation as pa
+from screen.learn.models.passivation import (
     MetricUndefinedWarning,
     PassivationClassifier,
     UndefinedMetric,

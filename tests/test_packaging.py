@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import screen
-from screen.paths import dataset_dir
+from screen.data.paths import dataset_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def test_wheel_contains_the_data(tmp_path):
     for name in ("screen/datasets/interfaces.csv", "screen/datasets/anions.csv",
                  "screen/datasets/solvents.csv", "screen/datasets/coatings.csv",
                  "screen/datasets/structures/CB11H12.xyz", "screen/cli/__init__.py",
-                 "featurizers/structures.py"):
+                 "screen/data/structures.py"):
         assert name in names, name
     assert not any(n.startswith("datasets/") for n in names)
     assert screen.__version__ in wheel.name

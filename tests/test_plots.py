@@ -1,4 +1,4 @@
-"""screen.plots: figures with unit-carrying labels that save to PNG, no display needed."""
+"""screen.learn.plots: figures with unit-carrying labels that save to PNG, no display needed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from screen import plots
+from screen.learn import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from screen.design import FORMULATION_COLUMNS, DesignConfig, formulation_row
-from screen.rank import InvalidCandidates, rank_candidates, write_outputs
-from screen.ranking import RankSettings, score_frame, sort_ranked, with_layers
+from screen.data.schema import FORMULATION_COLUMNS
+from screen.screening.design import DesignConfig, formulation_row
+from screen.screening.rank import InvalidCandidates, rank_candidates, write_outputs
+from screen.screening.ranking import RankSettings, score_frame, sort_ranked, with_layers
 
 ANIONS = ("TFSI", "B(hfip)4", "CB11H12", "PF6", "BH4", "Cl")
 SOLVENTS = ("DME", "G2", "THF", "DME:G2")
@@ -34,7 +35,7 @@ def candidate_table() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def models(fast_model_store):
-    from screen.predict import load_models
+    from screen.learn.predict import load_models
 
     return load_models(fast_model_store)
 
@@ -55,7 +56,7 @@ def local_result(candidates_csv, models):
 def test_ranked_predictions_equal_predict_and_the_top_k_is_exact(candidates_csv, models,
                                                                   local_result):
     """Partition-wise ranking = sorting the predictions of every candidate at once."""
-    from screen.predict import predict_systems
+    from screen.learn.predict import predict_systems
 
     table = pd.read_csv(candidates_csv, keep_default_na=False, na_values=[""])
     table.insert(0, "candidate_id", np.arange(len(table)))
@@ -176,15 +177,16 @@ def test_cli_errors_leave_no_output(tmp_path, candidates_csv, fast_model_store):
 def test_reasons_and_nearest_measured_follow_their_definitions(models):
     """An occluded block has no effect on a candidate that already has the reference block;
     a measured system's nearest measured system is itself at distance 0."""
-    from screen.dataset import load_interfaces
-    from screen.explain import BLOCKS, ReferenceSet, block_effects, nearest_measured
-    from screen.rank import CandidatePredictor
+    from featurizers.blocks import explanation_groups
+    from screen.data.dataset import load_interfaces
+    from screen.screening.explain import ReferenceSet, block_effects, nearest_measured
+    from screen.screening.rank import CandidatePredictor
 
     predictor = CandidatePredictor(models).prepare()
     reference = ReferenceSet.build(predictor.featurizer)
     frame = load_interfaces().head(6)
     X = reference.X.loc[frame.index].copy()
-    coating = [c for c in X.columns if c.startswith(BLOCKS["coating"])]
+    coating = [c for c in X.columns if c.startswith(explanation_groups()["coating"])]
     X[coating] = reference.medians[coating].to_numpy(np.float32)
     effects = block_effects(X, models, reference)
     assert np.allclose(effects["overpotential"]["coating"], 0.0)
@@ -221,7 +223,11 @@ def test_a_signal_mid_rank_leaves_no_output_and_the_rerun_is_identical(
     import sys
     import time
 
-    from screen.enumeration import build_candidate_space, load_enumeration_config, write_candidates
+    from screen.screening.enumeration import (
+        build_candidate_space,
+        load_enumeration_config,
+        write_candidates,
+    )
 
     space = build_candidate_space(load_enumeration_config().with_overrides(
         salt_conc_M=(0.25, 0.5, 1.0, 1.5)))

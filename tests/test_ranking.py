@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screen.ranking import (
+from screen.screening.ranking import (
     RankSettings,
     dominates,
     merge_partials,
@@ -65,7 +65,7 @@ def test_dominated_candidate_never_ranks_above_its_dominator():
             s = settings.with_overrides(order=order, bound=bound, domain_last=False)
             ranked, _ = merge_partials([reduce_partition(base, s)], s)
             assert len(ranked) == 300
-            F = ranked[[f"obj_{o}" for o in s.objectives]].to_numpy()
+            F = ranked[[f"obj_{o}" for o in s.names]].to_numpy()
             for i in range(len(F)):
                 # nothing ranked below position i may dominate the candidate at i
                 below = F[i + 1:]
@@ -178,8 +178,8 @@ def test_bad_settings_are_refused():
 
 
 def test_rank_config_file_is_read_strictly(tmp_path):
-    from screen.config import ConfigError
-    from screen.rank_config import load_rank_config
+    from screen.learn.config import ConfigError
+    from screen.screening.rank_config import load_rank_config
 
     default = load_rank_config()
     assert default.settings.top == 100 and default.settings.order == "pareto"

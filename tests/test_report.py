@@ -1,4 +1,4 @@
-"""screen.report: the self-contained HTML report of ``mgscreen rank --report``."""
+"""screen.screening.report: the self-contained HTML report of ``mgscreen rank --report``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screen import report
-from screen.design import FORMULATION_COLUMNS
-from screen.io import new_file_mode
+from screen.data.io import new_file_mode
+from screen.data.schema import FORMULATION_COLUMNS
+from screen.screening import report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SCRIPT = "<script>alert(1)</script>"

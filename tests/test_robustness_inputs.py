@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from screen.cli import app
-from screen.dataset import check_file, load_table
-from screen.io import atomic_write_csv, neutralize_formulas, read_table
-from screen.paths import INTERFACES_FILE, dataset_file
-from screen.schema import COLUMN_BY_NAME, COLUMN_NAMES, SYSTEM_REQUIRED
-from screen.validation import DataValidationError, to_typed_frame, validate
+from screen.data.dataset import check_file, load_table
+from screen.data.io import atomic_write_csv, neutralize_formulas, read_table
+from screen.data.paths import INTERFACES_FILE, dataset_file
+from screen.data.schema import COLUMN_BY_NAME, COLUMN_NAMES, SYSTEM_REQUIRED
+from screen.data.validation import DataValidationError, to_typed_frame, validate
 
 runner = CliRunner()
 #: hypothesis settings shared by the property tests: no example database in the repository,
@@ -485,7 +485,7 @@ def test_input_that_is_a_directory_or_missing(tmp_path):
 def dataset_features():
     """Featurize the data set once: fills the session's private feature cache (so the
     featurize/predict examples below, built from data-set components, are quick)."""
-    from screen.train import featurize_dataset
+    from screen.learn.train import featurize_dataset
 
     return featurize_dataset()
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from featurizers.cache import CACHE_FILE
 from screen.cli import app
-from screen.config import default_config_path
+from screen.learn.config import default_config_path
 
 MGSCREEN = Path(sys.executable).with_name("mgscreen")
 pytestmark = pytest.mark.skipif(not MGSCREEN.is_file(), reason="console script not installed")

@@ -21,9 +21,9 @@ from service_utils import (
     wait_http,
 )
 
-from screen import tracking
-from screen.config import default_config_path, load_config
-from screen.train import featurize_dataset, train_target
+from screen.learn import tracking
+from screen.learn.config import default_config_path, load_config
+from screen.learn.train import featurize_dataset, train_target
 
 FAST = {  # one grouped scheme and small models: the UI, not the model, is under test here
     "overpotential": ["model.params.n_estimators=10", "uncertainty.cv=3"],

@@ -29,11 +29,11 @@ from service_utils import (
 )
 from typer.testing import CliRunner
 
-from screen import tracking
 from screen.cli import app
-from screen.config import default_config_path, load_config
-from screen.train import featurize_dataset, train_target, trusted_types
-from screen.tune import PROCESS_ATTR
+from screen.learn import tracking
+from screen.learn.config import default_config_path, load_config
+from screen.learn.train import featurize_dataset, train_target, trusted_types
+from screen.learn.tune import PROCESS_ATTR
 
 STUDY = "mgscreen-passivation"
 TUNE_FAST = ['cv.schemes=["source"]', 'cv.primary="source"', "cv.n_splits=6",

@@ -27,12 +27,12 @@ from service_utils import (
 )
 from typer.testing import CliRunner
 
-from screen import tracking
 from screen.cli import app
-from screen.config import default_config_path, load_config
-from screen.dburl import with_driver
-from screen.train import featurize_dataset, train_target
-from screen.tune import PROCESS_ATTR
+from screen.learn import tracking
+from screen.learn.config import default_config_path, load_config
+from screen.learn.dburl import with_driver
+from screen.learn.train import featurize_dataset, train_target
+from screen.learn.tune import PROCESS_ATTR
 
 FAST_CV = ['cv.schemes=["source"]', 'cv.primary="source"', "cv.n_splits=3"]
 FAST_MODELS = {"overpotential": ["model.params.n_estimators=10", "uncertainty.cv=3"],

@@ -1,4 +1,5 @@
-"""screen.tracking and `mgscreen ui` against a real MLflow SQLite store in a temporary folder."""
+"""screen.learn.tracking and `mgscreen ui` against a real MLflow SQLite store in a temporary
+folder."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 
-from screen import tracking
 from screen.cli.ui import is_loopback, ui_command, ui_url
+from screen.learn import tracking
 
 RF_TRUSTED = ["numpy.dtype", "sklearn.tree._tree.Tree"]
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_fold_aggregates():
 
 
 def test_run_logs_params_metrics_artifacts_and_dataset(store, client):
-    from screen.plots import parity_plot
+    from screen.learn.plots import parity_plot
 
     frame = pd.DataFrame({"anion": ["TFSI", "BH4", "Cl"], "overpotential_V": [0.2, 0.1, 0.3]})
     digest = tracking.dataset_digest(frame)
@@ -357,7 +358,7 @@ def test_load_champion_in_new_process(store, data, forest, tmp_path):
     X.to_csv(tmp_path / "X.csv", index=False)
     code = (
         "import json, sys, pandas as pd\n"
-        "from screen.tracking import load_champion\n"
+        "from screen.learn.tracking import load_champion\n"
         f"X = pd.read_csv({str(tmp_path / 'X.csv')!r}, dtype='float32')\n"
         f"model = load_champion({name!r}, {store!r}, trusted_types={RF_TRUSTED!r})\n"
         "json.dump(model.predict(X).tolist(), sys.stdout)\n")
@@ -458,7 +459,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def test_ui_smoke_serves_runs_and_artifacts(store, tmp_path):
     """`mgscreen ui` (the typer function, as a subprocess) answers on a free loopback port,
-    serves an artifact logged by screen.tracking, and stops on SIGTERM with its server."""
+    serves an artifact logged by screen.learn.tracking, and stops on SIGTERM with its server."""
     with tracking.start_run("overpotential", "ui", store) as run_id:
         tracking.log_table(pd.DataFrame({"a": [1]}), "tables/ui.csv")
     port = _free_port()

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from screen import tracking
 from screen.cli import app
-from screen.config import TARGETS, default_config_path, load_config
-from screen.train import featurize_dataset, train_target
+from screen.learn import tracking
+from screen.learn.config import default_config_path, load_config
+from screen.learn.registry import target_names
+from screen.learn.train import featurize_dataset, train_target
 
 FAST = {  # small models and one CV scheme keep the suite quick
     "overpotential": ["model.params.n_estimators=20", "uncertainty.cv=3"],
@@ -38,7 +39,7 @@ def features():
 def store(tmp_path_factory, features):
     """A tracking store in which all three targets were trained once."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    results = {t: train_target(fast_config(t), features, uri) for t in TARGETS}
+    results = {t: train_target(fast_config(t), features, uri) for t in target_names()}
     return uri, results
 
 
@@ -59,8 +60,8 @@ def test_runs_are_logged_with_metrics_and_artifacts(store):
 
 def test_champion_reloads_in_a_new_process_with_identical_predictions(store, features):
     uri, results = store
-    from screen.components import ComponentLibrary
-    from screen.modeling_data import build_target_data
+    from screen.data.components import ComponentLibrary
+    from screen.learn.modeling_data import build_target_data
 
     config = fast_config("overpotential")
     td = build_target_data(features.frame, features.matrix, features.names, config,
@@ -71,8 +72,8 @@ def test_champion_reloads_in_a_new_process_with_identical_predictions(store, fea
     code = (
         "import json, sys, pandas as pd\n"
         "from io import StringIO\n"
-        "from screen import tracking\n"
-        "from screen.train import trusted_types\n"
+        "from screen.learn import tracking\n"
+        "from screen.learn.train import trusted_types\n"
         "X = pd.read_json(StringIO(sys.stdin.read()), orient='split')\n"
         f"model = tracking.load_champion('mgscreen-overpotential', {uri!r},\n"
         "                                trusted_types('overpotential'))\n"

@@ -3,7 +3,6 @@ pruning, and a best config that reproduces its score through `train`'s CV."""
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -13,12 +12,19 @@ import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-from screen.components import ComponentLibrary
-from screen.config import ConfigError, default_config_path, load_config
-from screen.cv import cross_validate
-from screen.modeling_data import build_target_data
-from screen.tasks import make_task
-from screen.tune import Objective, TargetDataCache, parse_tune, run_tune, summarize, trial_config
+from screen.data.components import ComponentLibrary
+from screen.learn.config import ConfigError, default_config_path, load_config
+from screen.learn.cv import cross_validate
+from screen.learn.modeling_data import build_target_data
+from screen.learn.tasks import make_task
+from screen.learn.tune import (
+    Objective,
+    TargetDataCache,
+    parse_tune,
+    run_tune,
+    summarize,
+    trial_config,
+)
 
 FAST = ['cv.schemes=["source"]', 'cv.primary="source"', "cv.n_splits=3",
         'model.family="logistic_regression"',
@@ -36,7 +42,7 @@ def fast_config(*extra: str) -> dict:
 
 @pytest.fixture(scope="module")
 def features():
-    from screen.train import featurize_dataset
+    from screen.learn.train import featurize_dataset
 
     return featurize_dataset()
 
@@ -69,15 +75,15 @@ def cv_score(config: dict, features) -> float:
 
 def test_unknown_space_key_is_a_clear_error():
     config = fast_config()
-    bad = copy.deepcopy(config)
+    bad = config.to_dict()
     bad["tune"]["space"]["model.params.C"]["hgh"] = 3.0
     with pytest.raises(ConfigError, match="unknown key 'hgh'"):
         parse_tune(bad, "x.toml")
-    bad = copy.deepcopy(config)
+    bad = config.to_dict()
     bad["tune"]["prunner"] = "median"
     with pytest.raises(ConfigError, match="unknown key 'tune.prunner'"):
         parse_tune(bad, "x.toml")
-    bad = copy.deepcopy(config)
+    bad = config.to_dict()
     bad["tune"]["space"]["model.params.C"]["when"] = {"model.famly": ["random_forest"]}
     with pytest.raises(ConfigError, match="model.famly"):
         parse_tune(bad, "x.toml")
@@ -90,7 +96,7 @@ def test_shipped_spaces_parse_and_build_valid_trial_configs():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
         for _ in range(10):
             trial = study.ask()
-            from screen.tune import sample_values
+            from screen.learn.tune import sample_values
 
             values = sample_values(trial, settings)
             trial_cfg = trial_config(config, values, settings)  # check_config passes
@@ -150,7 +156,7 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 
 
 def test_pruned_trials_are_counted_and_their_runs_finish(tmp_path, features):
-    from screen import tracking
+    from screen.learn import tracking
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     config = fast_config()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from screen.dataset import check_file, load_table
-from screen.io import read_table
-from screen.validation import DataValidationError, validate
+from screen.data.dataset import check_file, load_table
+from screen.data.io import read_table
+from screen.data.validation import DataValidationError, validate
 
 ROW = 5  # 1-based data row that the corruptions below touch
 

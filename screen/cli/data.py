@@ -21,9 +21,9 @@ def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
     from rich.markup import escape
 
     from screen.cli.errors import reported_errors
-    from screen.dataset import check_file
-    from screen.io import atomic_write_csv
-    from screen.validation import DataValidationError
+    from screen.data.dataset import check_file
+    from screen.data.io import atomic_write_csv
+    from screen.data.validation import DataValidationError
 
     console = Console()
     with reported_errors(console):
@@ -48,8 +48,8 @@ def info_cmd(file: OptionalInputCsv = None) -> None:
 
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_summary
-    from screen.dataset import load_interfaces, summarize
-    from screen.paths import INTERFACES_FILE
+    from screen.data.dataset import load_interfaces, summarize
+    from screen.data.paths import INTERFACES_FILE
 
     console = Console()
     with reported_errors(console):

@@ -47,15 +47,14 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     from rich.text import Text
 
     from screen.cli.errors import reported_errors
-    from screen.components import ComponentLibrary
-    from screen.design import (
-        OBJECTIVES,
+    from screen.data.components import ComponentLibrary
+    from screen.learn.predict import load_models
+    from screen.screening.design import (
         check_config,
         load_design_config,
         run_design,
         write_outputs,
     )
-    from screen.predict import load_models
 
     uris = parse_model_uris(model_uri)
     console = Console()
@@ -86,27 +85,16 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
                       "trials[/yellow]")
     else:
         table = Table(title=f"Pareto set (top {min(top, len(pareto))} by "
-                            f"{cfg.objectives[0]})")
+                            f"{result.objectives[0].label})")
         cols = ["anion", "salt_conc_M", "solvent", "solvent_ratio", "additive", "coating"]
         for col in ("anion", "salt M", "solvent", "ratio", "additive", "coating"):
             table.add_column(col)
-        labels = {"overpotential_V_pred": "η V [low, high]", "cycle_life_h_pred": "life h",
-                  "p_passivating": "p_pass"}
-        for name in OBJECTIVES:
-            if name in pareto:
-                table.add_column(labels[name], justify="right")
+        for spec in result.objectives:
+            table.add_column(spec.header(), justify="right")
         table.add_column("in dom.")
         for _, row in pareto.head(top).iterrows():
             cells = [_cell(row[c]) for c in cols]
-            if "overpotential_V_pred" in pareto:
-                cells.append(f"{row['overpotential_V_pred']:.3f} "
-                             f"[{row['overpotential_V_low']:.3f}, "
-                             f"{row['overpotential_V_high']:.3f}]")
-            if "cycle_life_h_pred" in pareto:
-                bound = ">=" if bool(row.get("cycle_life_h_pred_is_lower_bound")) else ""
-                cells.append(f"{bound}{row['cycle_life_h_pred']:.0f}")
-            if "p_passivating" in pareto:
-                cells.append(f"{row['p_passivating']:.3f}")
+            cells += [spec.cell(row) for spec in result.objectives]
             cells.append(str(bool(row["in_domain"])))
             table.add_row(*(Text(c) for c in cells))
         console.print(table)

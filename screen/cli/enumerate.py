@@ -53,8 +53,8 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
     from rich.text import Text
 
     from screen.cli.errors import reported_errors
-    from screen.components import ComponentLibrary
-    from screen.enumeration import (
+    from screen.data.components import ComponentLibrary
+    from screen.screening.enumeration import (
         build_candidate_space,
         check_enumeration_config,
         load_enumeration_config,
@@ -97,7 +97,7 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
 
 def _kind_names(items: list[str] | None, flag: str) -> dict[str, tuple[str, ...]]:
     """``KIND=NAME`` items as {kind: names}; a malformed item is a usage error."""
-    from screen.enumeration import FILTER_KINDS
+    from screen.screening.enumeration import FILTER_KINDS
 
     out: dict[str, tuple[str, ...]] = {}
     for item in items or []:
@@ -111,7 +111,7 @@ def _kind_names(items: list[str] | None, flag: str) -> dict[str, tuple[str, ...]
 
 
 def _check_size(total: int, limit: int) -> None:
-    from screen.enumeration import EnumerationError
+    from screen.screening.enumeration import EnumerationError
 
     if total > limit:
         raise EnumerationError(
@@ -123,8 +123,8 @@ def _check_size(total: int, limit: int) -> None:
 @contextlib.contextmanager
 def _enumeration_errors(console: Console) -> Iterator[None]:
     """Print enumeration/output errors without a traceback and exit with status 1."""
-    from screen.candidates import CandidateFileError
-    from screen.enumeration import EnumerationError
+    from screen.screening.candidates import CandidateFileError
+    from screen.screening.enumeration import EnumerationError
 
     try:
         yield

@@ -26,10 +26,10 @@ def reported_errors(console: Console) -> Iterator[None]:
     # imported here so that the signal handling below costs the CLI's start-up nothing
     from featurizers.base import FeaturizationError
     from screen.cli.render import print_problems
-    from screen.components import LibraryError
-    from screen.config import ConfigError
-    from screen.modeling_data import TooFewRowsError
-    from screen.validation import DataValidationError
+    from screen.data.components import LibraryError
+    from screen.data.config import ConfigError
+    from screen.data.validation import DataValidationError
+    from screen.learn.modeling_data import TooFewRowsError
 
     try:
         yield

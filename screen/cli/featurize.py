@@ -29,11 +29,11 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
     from featurizers.base import FeaturizationError
     from featurizers.system import SystemFeaturizer
     from screen.cli.errors import reported_errors
-    from screen.components import ComponentLibrary
-    from screen.dataset import check_file
-    from screen.io import atomic_path
-    from screen.schema import COLUMN_BY_NAME
-    from screen.validation import DataValidationError, to_typed_frame
+    from screen.data.components import ComponentLibrary
+    from screen.data.dataset import check_file
+    from screen.data.io import atomic_path
+    from screen.data.schema import COLUMN_BY_NAME
+    from screen.data.validation import DataValidationError, to_typed_frame
 
     if on_error not in ("raise", "nan"):
         raise typer.BadParameter(f"{on_error!r}; accepted: raise, nan", param_hint="--on-error")
@@ -52,7 +52,8 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
                                       cache_dir=str(cache_dir) if cache_dir else None).fit()
         try:
             with Progress(console=console, transient=True) as bar:
-                task = bar.add_task(f"featurizing {len(frame)} systems", total=5)
+                task = bar.add_task(f"featurizing {len(frame)} systems",
+                                    total=featurizer.n_steps)
                 matrix = featurizer.featurize_frame(
                     frame, progress=lambda block: bar.update(task, advance=1,
                                                              description=f"done: {block}"))

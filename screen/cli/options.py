@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from screen.validation import Mode
+from screen.data.validation import Mode
 
 InputCsv = Annotated[Path, typer.Argument(help="CSV file in the interfaces.csv schema.",
                                           show_default=False)]
@@ -33,13 +33,13 @@ TrackingUriOption = Annotated[str | None, typer.Option(
 
 def parse_model_uris(items: list[str] | None) -> dict[str, str]:
     """``--model-uri TARGET=URI`` values as {target: uri}; a bad item is a usage error."""
-    from screen.config import TARGETS
+    from screen.learn.registry import target_names
 
     uris = {}
     for item in items or []:
         target, _, uri = item.partition("=")
-        if target not in TARGETS or not uri:
+        if target not in target_names() or not uri:
             raise typer.BadParameter(f"{item!r}; expected TARGET=URI with TARGET one of "
-                                     f"{', '.join(TARGETS)}", param_hint="--model-uri")
+                                     f"{', '.join(target_names())}", param_hint="--model-uri")
         uris[target] = uri
     return uris

@@ -24,11 +24,11 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
 
     from featurizers.base import FeaturizationError
     from screen.cli.errors import reported_errors
-    from screen.components import ComponentLibrary
-    from screen.dataset import load_table
-    from screen.io import atomic_write_csv
-    from screen.predict import load_models, predict_systems
-    from screen.schema import SYSTEM_REQUIRED
+    from screen.data.components import ComponentLibrary
+    from screen.data.dataset import load_table
+    from screen.data.io import atomic_write_csv
+    from screen.data.schema import SYSTEM_REQUIRED
+    from screen.learn.predict import load_models, predict_systems
 
     uris = parse_model_uris(model_uri)
     console = Console()

@@ -13,14 +13,15 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
     candidate library (experiments/enumerate.toml), rank it and write an HTML report."""
     from rich.console import Console
 
-    from screen import tracking
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_summary, print_train_result
-    from screen.components import ComponentLibrary
-    from screen.config import TARGETS, default_config_path, load_config
-    from screen.dataset import load_interfaces, summarize
-    from screen.paths import dataset_dir
-    from screen.train import featurize_dataset, train_target
+    from screen.data.components import ComponentLibrary
+    from screen.data.dataset import load_interfaces, summarize
+    from screen.data.paths import dataset_dir
+    from screen.learn import tracking
+    from screen.learn.config import default_config_path, load_config
+    from screen.learn.registry import target_names
+    from screen.learn.train import featurize_dataset, train_target
 
     console = Console()
     with reported_errors(console):
@@ -32,7 +33,7 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
         console.print("[green]Data set and component library are valid.[/green]")
         with console.status("featurizing the data set (first run: GFN2-xTB per molecule)"):
             features = featurize_dataset(frame, library)
-        for target in TARGETS:
+        for target in target_names():
             config = load_config(default_config_path(target))
             with console.status(f"training {target}") as status:
                 result = train_target(config, features, tracking_uri,
@@ -51,10 +52,14 @@ def rank_default_library(console, library, tracking_uri: str | None) -> None:
     from pathlib import Path
 
     from screen.cli.render import print_ranked
-    from screen.enumeration import build_candidate_space, load_enumeration_config, write_candidates
-    from screen.predict import load_models
-    from screen.rank import default_workers, rank_candidates, write_outputs
-    from screen.rank_config import load_rank_config
+    from screen.learn.predict import load_models
+    from screen.screening.enumeration import (
+        build_candidate_space,
+        load_enumeration_config,
+        write_candidates,
+    )
+    from screen.screening.rank import default_workers, rank_candidates, write_outputs
+    from screen.screening.rank_config import load_rank_config
 
     out = Path(QUICKSTART_DIR)
     space = build_candidate_space(load_enumeration_config(), library)
@@ -68,7 +73,8 @@ def rank_default_library(console, library, tracking_uri: str | None) -> None:
             progress=lambda done, total: status.update(f"ranking: {done:,}/{total:,}"))
         written = write_outputs(result, out / "ranked.csv", report=out / "report.html",
                                 candidates=candidates)
-    print_ranked(console, result.ranked, limit=20)
+    print_ranked(console, result.ranked,
+                 [result.settings.spec(n) for n in result.settings.names], limit=20)
     console.print(f"[green]{result.n_candidates:,} candidates ranked.[/green] Top 100: "
                   f"{written['ranked']}")
     console.print(f"HTML report: {written['report'].resolve()}")

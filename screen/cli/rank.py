@@ -62,10 +62,15 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
 
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_ranked
-    from screen.predict import load_models
-    from screen.rank import InvalidCandidates, default_workers, rank_candidates, write_outputs
-    from screen.rank_config import load_rank_config
-    from screen.ranking import parse_weights
+    from screen.learn.predict import load_models
+    from screen.screening.rank import (
+        InvalidCandidates,
+        default_workers,
+        rank_candidates,
+        write_outputs,
+    )
+    from screen.screening.rank_config import load_rank_config
+    from screen.screening.ranking import parse_weights
 
     uris = parse_model_uris(model_uri)
     console = Console()
@@ -95,7 +100,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             raise typer.Exit(1) from None
         written = write_outputs(result, out, rejects=rejects, report=report,
                                 candidates=candidates, model_uris=uris)
-    print_ranked(console, result.ranked, limit=20)
+    print_ranked(console, result.ranked,
+                 [result.settings.spec(n) for n in result.settings.names], limit=20)
     console.print(f"[green]{result.n_candidates:,} candidates ranked "
                   f"({len(result.rejects):,} rejected) with the {engine} engine.[/green]")
     for label, path in written.items():

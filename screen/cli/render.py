@@ -6,8 +6,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from screen.dataset import Summary
-from screen.validation import Problem
+from screen.data.dataset import Summary
+from screen.data.validation import Problem
 
 
 def frame_table(frame: pd.DataFrame, title: str) -> Table:
@@ -68,23 +68,17 @@ def formulation_text(row) -> str:
     return text + (" | bare" if coating.lower() == "none" else f" | {coating}")
 
 
-def print_ranked(console: Console, ranked: pd.DataFrame, limit: int = 20) -> None:
-    """The first ``limit`` ranked candidates: formulation, predictions, layer, score."""
+def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20) -> None:
+    """The first ``limit`` ranked candidates: formulation, one column per objective, layer,
+    desirability and domain."""
     table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left")
-    for name in ("rank", "formulation", "η (V) [interval]", "life (h)", "p_pass", "layer",
-                 "D", "domain"):
+    headers = ["rank", "formulation", *(s.header() for s in specs), "layer", "D",
+               "domain"]
+    for name in headers:
         table.add_column(name, justify="left" if name == "formulation" else "right")
     for _, row in ranked.head(limit).iterrows():
-        eta = "-"
-        if "overpotential_V_pred" in row and pd.notna(row["overpotential_V_pred"]):
-            eta = (f"{row['overpotential_V_pred']:.3f} [{row['overpotential_V_low']:.3f}, "
-                   f"{row['overpotential_V_high']:.3f}]")
-        life = "-"
-        if "cycle_life_h_pred" in row and pd.notna(row["cycle_life_h_pred"]):
-            lower = bool(row.get("cycle_life_h_pred_is_lower_bound", False))
-            life = f"{'> ' if lower else ''}{row['cycle_life_h_pred']:.0f}"
-        p = f"{row['p_passivating']:.2f}" if pd.notna(row.get("p_passivating")) else "-"
         domain = "in" if bool(row.get("in_domain", True)) else "OUT"
-        table.add_row(str(row["rank"]), formulation_text(row), eta, life, p,
+        table.add_row(str(row["rank"]), formulation_text(row),
+                      *(s.cell(row) for s in specs),
                       str(row["pareto_layer"]), f"{row['desirability']:.3f}", domain)
     console.print(table)

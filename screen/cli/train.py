@@ -30,9 +30,10 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
 
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_train_result
-    from screen.config import TARGETS, default_config_path, load_config
-    from screen.tracking import TrackingUnreachable
-    from screen.train import featurize_dataset, train_target
+    from screen.learn.config import default_config_path, load_config
+    from screen.learn.registry import target_names
+    from screen.learn.tracking import TrackingUnreachable
+    from screen.learn.train import featurize_dataset, train_target
 
     if (config is None) == (not all_targets):
         raise typer.BadParameter("give either --config FILE or --all", param_hint="--config")
@@ -43,7 +44,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
         extra.append(f'model.family="{model}"')
     console = Console()
     with reported_errors(console):
-        paths = [config] if config else [default_config_path(t) for t in TARGETS]
+        paths = [config] if config else [default_config_path(t) for t in target_names()]
         configs = [load_config(p, extra) for p in paths]
         features = featurize_dataset()
         for cfg in configs:

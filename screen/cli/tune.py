@@ -1,5 +1,5 @@
 """``mgscreen tune``: search model family, hyperparameters and feature sets with Optuna, scored
-by the grouped CV that ``train`` uses; see :mod:`screen.tune` for the ``[tune]`` table."""
+by the grouped CV that ``train`` uses; see :mod:`screen.learn.tune` for the ``[tune]`` table."""
 
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from screen.cli.errors import reported_errors
-    from screen.config import load_config
-    from screen.tune import TuneInterrupted, run_tune
+    from screen.learn.config import load_config
+    from screen.learn.tune import TuneInterrupted, run_tune
 
     if trials is None and timeout is None:
         raise typer.BadParameter("give --trials N and/or --timeout S", param_hint="--trials")

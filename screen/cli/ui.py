@@ -45,12 +45,12 @@ def ui_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     ``mlflow server`` (``mlflow ui`` is the same command in MLflow 3) serves the UI, the REST
     API and the model registry of a SQL store. One worker is plenty for a local UI. For a
     SQLite store, artifacts of experiments created from the UI go beside the database, where
-    ``screen.tracking`` puts those of ``train``.
+    ``screen.learn.tracking`` puts those of ``train``.
     """
     import sys
 
-    from screen.dburl import with_driver
-    from screen.tracking import artifact_root, resolve_tracking_uri
+    from screen.learn.dburl import with_driver
+    from screen.learn.tracking import artifact_root, resolve_tracking_uri
 
     store = with_driver(resolve_tracking_uri(uri))
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store,
@@ -92,7 +92,7 @@ def ui(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT,
 
     from rich.console import Console
 
-    from screen.tracking import resolve_tracking_uri
+    from screen.learn.tracking import resolve_tracking_uri
 
     console = Console()
     store = resolve_tracking_uri(tracking_uri)

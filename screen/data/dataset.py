@@ -1,0 +1,91 @@
+"""Loading the curated data set (or a user's table) and summarizing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from screen.data.components import ComponentLibrary, is_none
+from screen.data.io import read_table
+from screen.data.paths import INTERFACES_FILE, dataset_file
+from screen.data.validation import DataValidationError, Mode, Problem, to_typed_frame, validate
+
+
+def check_file(path: str | Path, library: ComponentLibrary | None = None,
+               mode: Mode = "dataset") -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and validate a CSV; return (raw string table or None, problems)."""
+    library = library or ComponentLibrary.load()
+    try:
+        raw = read_table(path)
+    except DataValidationError as exc:
+        return None, exc.problems
+    return raw, validate(raw, library, file=str(path), mode=mode)
+
+
+def load_table(path: str | Path, library: ComponentLibrary | None = None,
+               mode: Mode = "dataset") -> pd.DataFrame:
+    """Read, validate and type a table; raise :class:`DataValidationError` on any problem."""
+    raw, problems = check_file(path, library, mode)
+    if problems:
+        raise DataValidationError(problems)
+    return to_typed_frame(raw)
+
+
+def load_interfaces(path: str | Path | None = None,
+                    library: ComponentLibrary | None = None) -> pd.DataFrame:
+    """The curated Mg/Ca interface data set as a typed DataFrame (one row per system and test
+    condition; units in the column names). ``path`` defaults to the embedded
+    ``interfaces.csv``."""
+    return load_table(path or dataset_file(INTERFACES_FILE), library, mode="dataset")
+
+
+@dataclass
+class Summary:
+    """Counts describing a data set; each table is a two-column DataFrame."""
+
+    n_rows: int
+    by_metal: pd.DataFrame
+    by_anion_family: pd.DataFrame
+    by_coating_class: pd.DataFrame
+    by_source: pd.DataFrame
+    targets: pd.DataFrame
+    censored_fraction: float | None
+
+
+def _counts(series: pd.Series, label: str) -> pd.DataFrame:
+    counts = series.fillna("(blank)").value_counts()
+    return pd.DataFrame({label: counts.index.astype(str), "rows": counts.to_numpy()})
+
+
+def summarize(frame: pd.DataFrame, library: ComponentLibrary | None = None) -> Summary:
+    """Rows per metal, anion family, coating class and source; rows with each target;
+    fraction of cycle-life rows that are right-censored."""
+    from screen.data.schema import MEASURED_COLUMNS
+
+    library = library or ComponentLibrary.load()
+
+    def family(name) -> str:
+        return "(blank)" if pd.isna(name) else library.resolve("anion", str(name)).category
+
+    def coating_class(name) -> str:
+        if pd.isna(name):
+            return "(blank)"
+        return "none" if is_none(str(name)) else library.resolve("coating", str(name)).category
+
+    targets = pd.DataFrame({
+        "target": list(MEASURED_COLUMNS),
+        "rows": [int(frame[c].notna().sum()) for c in MEASURED_COLUMNS],
+    })
+    life = frame["cycle_life_h"].notna() | frame["cycle_life_cycles"].notna()
+    censored = frame.loc[life, "cycle_life_censored"]
+    return Summary(
+        n_rows=len(frame),
+        by_metal=_counts(frame["metal"], "metal"),
+        by_anion_family=_counts(frame["anion"].map(family), "anion family"),
+        by_coating_class=_counts(frame["coating"].map(coating_class), "coating class"),
+        by_source=_counts(frame["source"], "source"),
+        targets=targets,
+        censored_fraction=float(censored.mean()) if len(censored) else None,
+    )
