@@ -51,7 +51,7 @@ def test_every_library_anion_featurizes(anions, library):
 
 
 def test_every_library_solvent_and_additive_featurizes(solvents, library):
-    assert list(solvents.index) == library.names("solvent") and len(solvents) == 65
+    assert list(solvents.index) == library.names("solvent") and len(solvents) == 64
     assert not solvents[XTB_COLUMNS].isna().any().any()
     assert np.isfinite(solvents.to_numpy()).all()
 

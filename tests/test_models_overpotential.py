@@ -219,8 +219,12 @@ def test_real_data_fit_and_extrapolation_from_0p1_to_5(real, real_model):
     assert real_model.n_fit_rows_ == usable.sum() >= 20
     with pytest.warns(UnpredictableRowsWarning) as record:
         pred = real_model.predict(X)
-    # NaN current density (12 rows); the only hysteresis row (no training row) is one of them
-    assert {w.category for w in record} == {MissingCurrentDensityWarning, UnseenKindWarning}
+    # NaN current density rows; a hysteresis row (no training row of that kind), if the data
+    # set has one, is among them (seed v2 has none: that row quoted a reserved publication)
+    expected = {MissingCurrentDensityWarning}
+    if (rows["overpotential_kind"] == "hysteresis").any():
+        expected.add(UnseenKindWarning)
+    assert {w.category for w in record} == expected
     assert np.isfinite(pred[usable]).all() and np.isnan(pred[~usable]).all()
     assert np.median(np.abs(np.log(pred[usable] / y[usable]))) < np.log(2)
     # systems whose polarization is measured only at 0.1 mA cm-2 (seed 000: bare Mg, Mg-Cu@Mg)

@@ -32,7 +32,11 @@ LIBRARY_COLUMNS: dict[ComponentKind, tuple[str, ...]] = {
     "solvent": ("name", "aliases", "kind", "charge", "smiles", "description", "source"),
     "coating": ("name", "aliases", "composition", "coating_class", "description", "source"),
 }
-SOLVENT_KINDS = ("solvent", "additive", "salt_additive", "ionic_liquid", "polymer")
+#: ``filler``: an inorganic particle dispersed in a polymer or gel electrolyte (e.g. MgO), written
+#: as its formula unit; ``host``: a named framework or membrane that holds a liquid electrolyte
+#: (MOF, porous membrane), written as its formula or repeat unit. Both go in ``additive``.
+SOLVENT_KINDS = ("solvent", "additive", "salt_additive", "ionic_liquid", "polymer", "filler",
+                 "host")
 #: Solvent-library kinds used as (co-)solvents when a config does not list them.
 DEFAULT_SOLVENT_KINDS = ("solvent",)
 #: Solvent-library kinds used as additives when a config does not list them.
