@@ -32,7 +32,8 @@ from typer.testing import CliRunner
 from screen.cli import app
 from screen.learn import tracking
 from screen.learn.config import default_config_path, load_config
-from screen.learn.train import featurize_dataset, train_target, trusted_types
+from screen.learn.models.bundle import trusted_types
+from screen.learn.train import featurize_dataset, train_target
 from screen.learn.tune import PROCESS_ATTR
 
 STUDY = "mgscreen-passivation"

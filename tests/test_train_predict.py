@@ -73,7 +73,7 @@ def test_champion_reloads_in_a_new_process_with_identical_predictions(store, fea
         "import json, sys, pandas as pd\n"
         "from io import StringIO\n"
         "from screen.learn import tracking\n"
-        "from screen.learn.train import trusted_types\n"
+        "from screen.learn.models.bundle import trusted_types\n"
         "X = pd.read_json(StringIO(sys.stdin.read()), orient='split')\n"
         f"model = tracking.load_champion('mgscreen-overpotential', {uri!r},\n"
         "                                trusted_types('overpotential'))\n"

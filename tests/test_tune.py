@@ -118,8 +118,8 @@ def test_study_resumes_and_best_config_reproduces_train_cv(tmp_path, features):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     storage, out = str(tmp_path / "journal.log"), tmp_path / "best.toml"
     config = fast_config()
-    first = run_tune(config, 6, storage=storage, out=out, tracking_uri=uri, features=features)
-    second = run_tune(config, 6, storage=storage, out=out, tracking_uri=uri, features=features)
+    first = run_tune(config, 6, storage=storage, out=out, store=uri, features=features)
+    second = run_tune(config, 6, storage=storage, out=out, store=uri, features=features)
     studies = optuna.get_all_study_summaries(journal(storage))
     assert [s.study_name for s in studies] == ["mgscreen-passivation"]
     study = optuna.load_study(study_name="mgscreen-passivation", storage=journal(storage))

@@ -49,6 +49,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     from screen.cli.errors import reported_errors
     from screen.data.components import ComponentLibrary
     from screen.learn.predict import load_models
+    from screen.learn.tracking import Store
     from screen.screening.design import (
         check_config,
         load_design_config,
@@ -58,6 +59,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
 
     uris = parse_model_uris(model_uri)
     console = Console()
+    store = Store(tracking_uri)  # the one tracking store of this command
     plot = plot if plot is not None else out.with_suffix(".png")
     with reported_errors(console):
         cfg = load_design_config(config).with_overrides(
@@ -66,7 +68,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
         check_config(cfg, cfg.source)
         library = ComponentLibrary.load()
         try:
-            models = load_models(tracking_uri, uris)
+            models = load_models(store, uris)
         except LookupError as exc:
             console.print(f"{exc}\nNo champion models: train first (`mgscreen train --all`).",
                           markup=False)

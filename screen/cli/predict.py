@@ -29,14 +29,16 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
     from screen.data.io import atomic_write_csv
     from screen.data.schema import SYSTEM_REQUIRED
     from screen.learn.predict import load_models, predict_systems
+    from screen.learn.tracking import Store
 
     uris = parse_model_uris(model_uri)
     console = Console()
+    store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         library = ComponentLibrary.load()
         frame = load_table(input_csv, library, mode="systems")
         try:
-            models = load_models(tracking_uri, uris)
+            models = load_models(store, uris)
         except LookupError as exc:
             console.print(str(exc), markup=False)
             raise typer.Exit(1) from None

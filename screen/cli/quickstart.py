@@ -9,7 +9,8 @@ QUICKSTART_DIR = "mgscreen-quickstart"
 
 def quickstart(tracking_uri: TrackingUriOption = None) -> None:
     """Validate the embedded data set, print its summary, train, cross-validate and log the
-    three models (overpotential, cycle life, passivation) in MLflow, then enumerate the default
+    models of every registered target (overpotential, cycle life, passivation ...) in MLflow, then
+    enumerate the default
     candidate library (experiments/enumerate.toml), rank it and write an HTML report."""
     from rich.console import Console
 
@@ -24,6 +25,7 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
     from screen.learn.train import featurize_dataset, train_target
 
     console = Console()
+    store = tracking.Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         library = ComponentLibrary.load()
         console.print(f"Component library ({dataset_dir()}): "
@@ -36,17 +38,17 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
         for target in target_names():
             config = load_config(default_config_path(target))
             with console.status(f"training {target}") as status:
-                result = train_target(config, features, tracking_uri,
+                result = train_target(config, features, store,
                                       progress=lambda m, s=status: s.update(m))
             print_train_result(console, result)
-        uri = tracking.resolve_tracking_uri(tracking_uri)
+        uri = store.uri
         console.print(f"[green]Models trained and logged in {uri}.[/green] Browse them with "
                       "`mgscreen ui`; predict new systems with `mgscreen predict FILE --out "
                       "OUT`.")
-        rank_default_library(console, library, tracking_uri)
+        rank_default_library(console, library, store)
 
 
-def rank_default_library(console, library, tracking_uri: str | None) -> None:
+def rank_default_library(console, library, store) -> None:
     """Enumerate experiments/enumerate.toml, rank it with the champions, print the top 20 and
     write ranked.csv and report.html under ./mgscreen-quickstart/."""
     from pathlib import Path
@@ -68,7 +70,7 @@ def rank_default_library(console, library, tracking_uri: str | None) -> None:
     config = load_rank_config()
     with console.status(f"ranking {space.count():,} candidates") as status:
         result = rank_candidates(
-            candidates, load_models(tracking_uri), config.settings.with_overrides(top=100),
+            candidates, load_models(store), config.settings.with_overrides(top=100),
             library=library, partition_rows=config.partition_rows, threads=default_workers(),
             progress=lambda done, total: status.update(f"ranking: {done:,}/{total:,}"))
         written = write_outputs(result, out / "ranked.csv", report=out / "report.html",

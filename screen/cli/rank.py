@@ -63,6 +63,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     from screen.cli.errors import reported_errors
     from screen.cli.render import print_ranked
     from screen.learn.predict import load_models
+    from screen.learn.tracking import Store
     from screen.screening.rank import (
         InvalidCandidates,
         default_workers,
@@ -74,6 +75,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
 
     uris = parse_model_uris(model_uri)
     console = Console()
+    store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         loaded = load_rank_config(config)
         try:
@@ -84,7 +86,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             raise typer.BadParameter(str(exc)) from None
         engine = engine or loaded.engine
         try:
-            models = load_models(tracking_uri, uris)
+            models = load_models(store, uris)
             with _progress(console) as advance:
                 result = rank_candidates(
                     candidates, models, settings, engine=engine, scheduler=scheduler,

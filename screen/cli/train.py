@@ -32,7 +32,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
     from screen.cli.render import print_train_result
     from screen.learn.config import default_config_path, load_config
     from screen.learn.registry import target_names
-    from screen.learn.tracking import TrackingUnreachable
+    from screen.learn.tracking import Store, TrackingUnreachable
     from screen.learn.train import featurize_dataset, train_target
 
     if (config is None) == (not all_targets):
@@ -43,6 +43,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
     if model is not None:
         extra.append(f'model.family="{model}"')
     console = Console()
+    store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         paths = [config] if config else [default_config_path(t) for t in target_names()]
         configs = [load_config(p, extra) for p in paths]
@@ -50,7 +51,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
         for cfg in configs:
             try:
                 with console.status(f"training {cfg['target']}") as status:
-                    result = train_target(cfg, features, tracking_uri, register,
+                    result = train_target(cfg, features, store, register,
                                           progress=lambda m, s=status: s.update(m))
             except TrackingUnreachable as exc:  # the results were saved locally, if any
                 console.print(f"error: {exc}", markup=False, soft_wrap=True)

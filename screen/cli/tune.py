@@ -51,11 +51,13 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
 
     from screen.cli.errors import reported_errors
     from screen.learn.config import load_config
+    from screen.learn.tracking import Store
     from screen.learn.tune import TuneInterrupted, run_tune
 
     if trials is None and timeout is None:
         raise typer.BadParameter("give --trials N and/or --timeout S", param_hint="--trials")
     console = Console()
+    store = Store(tracking_uri)  # the one tracking store of this command
     counts = {"done": 0, "pruned": 0, "failed": 0, "best": math.nan}
     lock = threading.Lock()
     with reported_errors(console):
@@ -84,7 +86,7 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
         try:
             with progress:
                 summary = run_tune(cfg, trials, timeout, storage, study_name, n_jobs, out,
-                                   tracking_uri, callbacks=[on_trial], retrain=retrain,
+                                   store, callbacks=[on_trial], retrain=retrain,
                                    where=str(config))
         except TuneInterrupted as exc:
             print_summary(console, exc.summary)

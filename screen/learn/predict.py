@@ -15,6 +15,7 @@ import pandas as pd
 
 from screen.data.components import ComponentLibrary
 from screen.learn.registry import target_names, targets
+from screen.learn.tracking.store import Store
 
 FEATURE_DTYPE = np.float32
 
@@ -30,19 +31,19 @@ def resolved_model_uris(model_uris: dict[str, str] | None = None,
             for t in (only or target_names())}
 
 
-def load_models(tracking_uri: str | None = None,
+def load_models(store: Store | str | None = None,
                 model_uris: dict[str, str] | None = None,
                 only: tuple[str, ...] | None = None) -> dict:
     """Fitted :class:`~screen.learn.models.bundle.ScreeningModel` per target: the given URIs,
     else the model-registry champions, for the targets in ``only`` (default: every registered
     target). A target with no champion and no URI raises ``LookupError``."""
     from screen.learn import tracking
-    from screen.learn.train import trusted_types
+    from screen.learn.models.bundle import trusted_types
 
     models = {}
     for target, uri in resolved_model_uris(model_uris, only).items():
         try:
-            models[target] = tracking.load_model(uri, tracking_uri, trusted_types(target))
+            models[target] = tracking.load_model(uri, store, trusted_types(target))
         except Exception as exc:  # MLflow raises several types for a missing model/alias
             raise LookupError(f"no {target} model at {uri}: {exc}. Train one first with "
                               f"`mgscreen train --all`, or pass --model-uri "

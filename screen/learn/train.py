@@ -29,12 +29,12 @@ from screen.data.components import ComponentLibrary
 from screen.data.config import thawed
 from screen.learn.cv import CVResult, cross_validate
 from screen.learn.modeling_data import TargetData, build_target_data
+from screen.learn.models.bundle import trusted_types
 from screen.learn.models.common import MetricUndefinedWarning
 from screen.learn.tasks import BaseTask, make_task
+from screen.learn.tracking.store import Store
 
 Progress = Callable[[str], None]
-BUNDLE_TRUSTED = ["screen.learn.models.bundle.ScreeningModel", "screen.learn.domain.DomainScorer",
-                  "screen.learn.models.common.MedianImputer"]
 UNSENT_DIR = "mgscreen-unsent"
 
 
@@ -73,13 +73,6 @@ def featurize_dataset(frame: pd.DataFrame | None = None,
     matrix = featurizer.transform(frame)
     versions = {name: f.cache_version for name, f in featurizer.featurizers_.items()}
     return Features(frame, matrix, featurizer.get_feature_names_out(), versions)
-
-
-def trusted_types(target: str) -> list[str]:
-    """Types skops must trust to load this target's saved model."""
-    from screen.learn.registry import get_target
-
-    return sorted(set(BUNDLE_TRUSTED) | set(get_target(target).skops_trusted_types))
 
 
 def evaluate(task: BaseTask, td: TargetData, config: dict,
@@ -186,16 +179,17 @@ def save_unsent(config: dict, kept: dict[str, Any], tracking_uri: str, error: Ba
 
 
 def train_target(config: dict, features: Features | None = None,
-                 tracking_uri: str | None = None, register: bool = True,
+                 store: Store | str | None = None, register: bool = True,
                  progress: Progress | None = None) -> TrainResult:
     """Cross-validate, fit, log and (maybe) register one target; see the module docstring."""
     from screen.learn import tracking
 
     features = features or featurize_dataset()
-    uri = tracking.resolve_tracking_uri(tracking_uri)
+    store = Store.of(store)
+    uri = store.uri
     kept: dict[str, Any] = {}
     try:
-        return _train(config, features, tracking_uri, register, progress, kept)
+        return _train(config, features, store, register, progress, kept)
     except Exception as exc:
         if isinstance(exc, tracking.TrackingUnreachable) or not tracking.is_unreachable(exc):
             raise
@@ -204,7 +198,7 @@ def train_target(config: dict, features: Features | None = None,
                                            saved) from exc
 
 
-def _train(config: dict, features: Features, tracking_uri: str | None, register: bool,
+def _train(config: dict, features: Features, store: Store, register: bool,
            progress: Progress | None, kept: dict[str, Any]) -> TrainResult:
     """``train_target``'s work; ``kept`` collects the results as they are computed."""
     from screen.learn import tracking
@@ -215,10 +209,10 @@ def _train(config: dict, features: Features, tracking_uri: str | None, register:
     tags = {"target": task.target, "data_digest": tracking.dataset_digest(features.frame),
             **{f"featurizer.{k}": v for k, v in features.versions.items()}}
     kept["tags"] = tags
-    tracking.fail_orphaned_runs(task.target, tracking_uri)
+    tracking.fail_orphaned_runs(task.target, store)
     send = _Sender()
     run_name = f"{task.target}-{config['model']['family']}"
-    with tracking.start_run(task.target, run_name, tracking_uri, tags) as run_id:
+    with tracking.start_run(task.target, run_name, store, tags) as run_id:
         kept["run_id"] = run_id
         send(tracking.log_params_flat, config)
         td = build_target_data(features.frame, features.matrix, features.names, config,
@@ -260,7 +254,7 @@ def _train(config: dict, features: Features, tracking_uri: str | None, register:
             champion = bool(send(tracking.register_if_better, model_uri,
                                  tracking.registered_model_name(task.target),
                                  f"primary.{task.primary_metric}", value,
-                                 task.higher_is_better, tracking_uri))
+                                 task.higher_is_better, store))
         if send.error is not None:
             raise send.error
     return TrainResult(task.target, run_id, table, task.primary_metric, value, champion,

@@ -81,6 +81,7 @@ from screen.data.config import thawed, toml_literal, write_toml
 from screen.learn.config import ConfigError, TrainConfig, apply_override
 from screen.learn.dburl import with_driver
 from screen.learn.liveness import orphaned, process_identity
+from screen.learn.tracking.store import Store
 
 DEFAULT_JOURNAL = "optuna-journal.log"
 #: Trial user attribute naming the process that runs the trial.
@@ -437,9 +438,9 @@ class Objective:
     """Optuna objective: sample → config → fold-by-fold grouped CV → pooled metric."""
 
     def __init__(self, base: dict, settings: TuneSettings, cache: TargetDataCache,
-                 tracking_uri: str | None = None, parent_run_id: str | None = None):
+                 store: Store | str | None = None, parent_run_id: str | None = None):
         self.base, self.settings, self.cache = base, settings, cache
-        self.tracking_uri, self.parent_run_id = tracking_uri, parent_run_id
+        self.store, self.parent_run_id = store, parent_run_id
 
     def __call__(self, trial) -> float:
         import optuna
@@ -490,7 +491,7 @@ class Objective:
         target = config["target"]
         tags = {"mlflow.parentRunId": self.parent_run_id, "optuna.trial_number": trial.number,
                 "optuna.study": trial.study.study_name, "tune": "trial", "target": target}
-        with tracking.start_run(target, f"trial-{trial.number}", self.tracking_uri, tags,
+        with tracking.start_run(target, f"trial-{trial.number}", self.store, tags,
                                 nested=True):
             tracking.log_params_flat({k: v for k, v in values.items()})
             try:
@@ -592,7 +593,7 @@ def summarize(study, settings: TuneSettings, run_id: str | None, out: Path | Non
 
 def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = None,
              storage: str | None = None, study_name: str | None = None, n_jobs: int = 1,
-             out: str | Path | None = None, tracking_uri: str | None = None,
+             out: str | Path | None = None, store: Store | str | None = None,
              features=None, callbacks: list | None = None, retrain: bool = False,
              where: str = "<config>") -> TuneSummary:
     """Run (or continue) a study; write the best config; optionally retrain and register.
@@ -614,8 +615,9 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
     name = study_name or default_study_name(config["target"])
     direction = "maximize" if task.higher_is_better else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = make_storage(storage)
-    study = optuna.create_study(storage=store, study_name=name,
+    store = Store.of(store)
+    trials_storage = make_storage(storage)
+    study = optuna.create_study(storage=trials_storage, study_name=name,
                                 direction=direction, sampler=make_sampler(settings),
                                 pruner=make_pruner(settings), load_if_exists=True)
     if study.direction.name.lower() != direction:
@@ -635,14 +637,14 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
     tags = {"tune": "study", "optuna.study": name, "optuna.storage": storage_label,
             "target": config["target"], "direction": direction}
     interrupted, stop = False, None
-    recovered = {"trials": fail_orphaned_trials(store, name),
-                 "runs": tracking.fail_orphaned_runs(config["target"], tracking_uri,
+    recovered = {"trials": fail_orphaned_trials(trials_storage, name),
+                 "runs": tracking.fail_orphaned_runs(config["target"], store,
                                                      {"optuna.study": name})}
-    with tracking.start_run(config["target"], f"tune-{name}", tracking_uri, tags) as run_id:
+    with tracking.start_run(config["target"], f"tune-{name}", store, tags) as run_id:
         tracking.log_params_flat({"n_trials": n_trials, "timeout": timeout, "n_jobs": n_jobs,
                                   "pruner": settings.pruner, "sampler": settings.sampler,
                                   "space": [p.key for p in settings.space]})
-        objective = Objective(config, settings, cache, tracking_uri, run_id)
+        objective = Objective(config, settings, cache, store, run_id)
         try:
             study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs,
                            catch=(Exception,), callbacks=[count, *(callbacks or [])],
@@ -673,5 +675,5 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
     if retrain and best is not None:
         from screen.learn.train import train_target
 
-        summary.retrain = train_target(best, cache.features, tracking_uri, register=True)
+        summary.retrain = train_target(best, cache.features, store, register=True)
     return summary

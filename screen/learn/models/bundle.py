@@ -15,6 +15,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from screen.learn.domain import DomainScorer
 
+#: Types of the bundle itself that skops must trust (the estimator's come from its target).
+BUNDLE_TRUSTED = ("screen.learn.models.bundle.ScreeningModel", "screen.learn.domain.DomainScorer",
+                  "screen.learn.models.common.MedianImputer")
+
+
+def trusted_types(target: str) -> list[str]:
+    """Types skops must trust to load a target's saved model."""
+    from screen.learn.registry import get_target
+
+    return sorted(set(BUNDLE_TRUSTED) | set(get_target(target).skops_trusted_types))
+
 
 class ScreeningModel(BaseEstimator):
     """One target's deployable model (see the module docstring).
