@@ -44,14 +44,14 @@ def solvents(library) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- acceptance: whole library
 def test_every_library_anion_featurizes(anions, library):
-    assert list(anions.index) == library.names("anion") and len(anions) == 36
+    assert list(anions.index) == library.names("anion")
     assert not anions[XTB_COLUMNS].isna().any().any()
     assert np.isfinite(anions.to_numpy()).all()
     assert anions.loc[["CB11H12", "FCB11H11"], XTB_COLUMNS].notna().all().all()
 
 
 def test_every_library_solvent_and_additive_featurizes(solvents, library):
-    assert list(solvents.index) == library.names("solvent") and len(solvents) == 64
+    assert list(solvents.index) == library.names("solvent")
     assert not solvents[XTB_COLUMNS].isna().any().any()
     assert np.isfinite(solvents.to_numpy()).all()
 

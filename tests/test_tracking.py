@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from screen.cli.ui import is_loopback, ui_command, ui_url
 from screen.learn import tracking
+from screen.learn.tracking import store as store_limits
 
 RF_TRUSTED = ["numpy.dtype", "sklearn.tree._tree.Tree"]
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +121,7 @@ def test_flatten_params_nested_and_truncated():
     assert flat["model.kind"] == "rf"
     assert flat["model.params.n"] == "5"
     assert flat["features"] == '["a", "b"]'
-    assert len(flat["long"]) == tracking.MAX_PARAM_VALUE
+    assert len(flat["long"]) == store_limits.MAX_PARAM_VALUE
     assert flat["odd_key_"] == "None"
     assert flat["empty"] == "{}"
 
@@ -204,7 +205,7 @@ def test_long_error_truncated_and_open_child_failed_too(store, client):
     assert client.get_run(child).info.status == "FAILED"
     info = tracking.run_info(parent, store)
     assert info["status"] == "FAILED"
-    assert len(info["tags"]["error"]) <= tracking.MAX_ERROR_MESSAGE
+    assert len(info["tags"]["error"]) <= store_limits.MAX_ERROR_MESSAGE
     assert tracking.active_run_id() is None
 
 
