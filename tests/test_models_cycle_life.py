@@ -200,7 +200,6 @@ def test_factory_validation_and_clone():
     X, y, _ = _synthetic(30, seed=5)
     with pytest.raises(ValueError, match="bogus"):
         twin.fit(X, y)
-    assert cl.make_estimator is make_survival_model
     # the [model] / [model.params] TOML shape and the config seed as second argument
     nested = make_survival_model({"family": "coxnet", "params": {"l1_ratio": 0.7}}, 11)
     assert nested.params == {"l1_ratio": 0.7} and nested.random_state == 11

@@ -25,7 +25,6 @@ from screen.learn.models.overpotential import (
     UnseenKindWarning,
     fit_predict_intervals,
     make_direct_regressor,
-    make_estimator,
     make_overpotential_model,
 )
 
@@ -284,13 +283,13 @@ def test_factory_hyperparameters_and_unknown_keys():
     with pytest.raises(ValueError, match=r"unknown key 'kernel'.*length_scale"):
         make_direct_regressor({"family": "gaussian_process", "kernel": "rbf"})
     with pytest.raises(ValueError, match="unknown .*family 'svm'"):
-        make_estimator({"family": "svm"})
+        make_overpotential_model({"family": "svm"})
     with pytest.raises(ValueError, match="missing key 'family'"):
         make_direct_regressor({})
-    bv = make_estimator({"family": "butler_volmer", "alpha": 0.5, "n_electrons": 1})
+    bv = make_overpotential_model({"family": "butler_volmer", "alpha": 0.5, "n_electrons": 1})
     assert isinstance(bv, ButlerVolmerRegressor) and bv.alpha == 0.5 and bv.n_electrons == 1
     with pytest.raises(ValueError, match=r"unknown key 'i0'.*accepted keys:.*alpha"):
-        make_estimator({"family": "butler_volmer", "i0": 1.0})
+        make_overpotential_model({"family": "butler_volmer", "i0": 1.0})
 
 
 def test_config_table_factory_with_nested_params_and_seed():

@@ -139,7 +139,6 @@ def test_factory_validation_and_clone():
     twin = clone(model)
     assert twin.get_params() == model.get_params()
     assert twin.params == {"C": 0.3} and twin.cv == 3 and twin.calibration == "isotonic"
-    assert pa.make_estimator is make_classifier
     # the [model] / [model.params] TOML shape and the config seed as second argument
     nested = make_classifier({"family": "random_forest",
                               "params": {"n_estimators": 50, "calibration": "isotonic"}}, 9)

@@ -30,14 +30,15 @@ WidthOption = Annotated[float | None, typer.Option(
     help="Largest allowed overpotential interval width in V (overrides the config).")]
 ModelUriOption = Annotated[list[str] | None, typer.Option(
     "--model-uri", help="TARGET=URI to use instead of the registry champion (repeatable).")]
-TopOption = Annotated[int, typer.Option("--top", min=0, help="Rows of the Pareto set to print.")]
+ShowOption = Annotated[int, typer.Option(
+    "--show", min=0, help="Rows of the Pareto set to print (the CSV holds all of them).")]
 
 
 def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedOption = None,
            out: OutOption = Path("pareto.csv"), plot: PlotOption = None,
            chloride_free: ChlorideOption = None, in_domain_only: DomainOption = None,
            max_interval_width: WidthOption = None, tracking_uri: TrackingUriOption = None,
-           model_uri: ModelUriOption = None, top: TopOption = 15) -> None:
+           model_uri: ModelUriOption = None, show: ShowOption = 15) -> None:
     """Search the formulation space (anion, solvent + co-solvent, additive, coating,
     concentrations) with NSGA-II for low overpotential, long cycle life and low
     p_passivating, and write the constrained Pareto set with predictions and intervals."""
@@ -86,7 +87,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
         console.print("[yellow]no feasible formulation; relax the constraints or run more "
                       "trials[/yellow]")
     else:
-        table = Table(title=f"Pareto set (top {min(top, len(pareto))} by "
+        table = Table(title=f"Pareto set (top {min(show, len(pareto))} by "
                             f"{result.objectives[0].label})")
         cols = ["anion", "salt_conc_M", "solvent", "solvent_ratio", "additive", "coating"]
         for col in ("anion", "salt M", "solvent", "ratio", "additive", "coating"):
@@ -94,7 +95,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
         for spec in result.objectives:
             table.add_column(spec.header(), justify="right")
         table.add_column("in dom.")
-        for _, row in pareto.head(top).iterrows():
+        for _, row in pareto.head(show).iterrows():
             cells = [_cell(row[c]) for c in cols]
             cells += [spec.cell(row) for spec in result.objectives]
             cells.append(str(bool(row["in_domain"])))

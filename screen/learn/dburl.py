@@ -21,9 +21,3 @@ def with_driver(url: str) -> str:
     if importlib.util.find_spec("psycopg") is not None:
         return f"postgresql+psycopg://{rest}"
     return f"postgresql://{rest}"  # SQLAlchemy refuses the "postgres" alias
-
-
-def is_postgres(url: str) -> bool:
-    """True for ``postgresql[+driver]://`` and ``postgres://`` URLs."""
-    scheme = url.partition("://")[0].split("+", 1)[0].lower()
-    return "://" in url and scheme in POSTGRES_SCHEMES

@@ -6,7 +6,7 @@ be biased low, so the target is a scikit-survival structured array
 (``Surv.from_arrays(event=~censored, time=value)``, fields ``event`` and ``time``; time in the
 configured unit, hours or cycles) and the models are survival models.
 
-Factory config (``make_survival_model(params)`` / ``make_estimator(params)``; a plain dict, e.g.
+Factory config (``make_survival_model(params)``; a plain dict, e.g.
 the ``[model]`` table of ``experiments/cycle_life.toml``)
 
 - ``family`` — ``"random_survival_forest"`` (default;
@@ -106,7 +106,7 @@ from screen.learn.models.common import (  # noqa: F401  (re-exported)
 __all__ = [
     "FAMILIES", "HYPERPARAMETERS", "SKOPS_TRUSTED_TYPES", "KaplanMeierBaseline",
     "MetricUndefinedWarning", "SurvivalModel", "UndefinedMetric", "c_index", "ibs_times",
-    "integrated_brier", "make_estimator", "make_survival_model", "survival_at",
+    "integrated_brier", "make_survival_model", "survival_at",
 ]
 
 FAMILIES: dict[str, type] = {
@@ -170,7 +170,6 @@ def make_survival_model(params: dict[str, Any] | None = None,
 
 
 #: Generic factory name of the model contract.
-make_estimator = make_survival_model
 
 
 def _as_frame(X) -> pd.DataFrame | np.ndarray:

@@ -6,7 +6,7 @@ columns built by ``screen.learn.modeling_data``) and y = ``overpotential_V`` (V,
 
 Factories (plain dicts, e.g. read from TOML)
 --------------------------------------------
-``make_overpotential_model(params, random_state=None)`` (alias ``make_estimator``) dispatches
+``make_overpotential_model(params, random_state=None)`` dispatches
 on ``params["family"]`` (hyperparameters may sit at the top level or in a nested ``params``
 table, as in ``[model.params]``; ``random_state`` defaults to the seed given, else 0):
 
@@ -96,7 +96,7 @@ __all__ = [
     "ButlerVolmerRegressor", "ConformalRegressor", "DIRECT_FAMILIES", "FAMILIES",
     "MissingCurrentDensityWarning", "SKOPS_TRUSTED_TYPES", "UnpredictableRowsWarning",
     "UnseenKindWarning", "fit_predict_intervals",
-    "make_direct_regressor", "make_estimator", "make_overpotential_model",
+    "make_direct_regressor", "make_overpotential_model",
 ]
 
 FARADAY = 96485.33212  # C mol^-1
@@ -241,8 +241,6 @@ def make_overpotential_model(params: dict | None = None, random_state: int | Non
     return make_direct_regressor(params)
 
 
-#: Generic factory name of the model contract (``make_estimator(params)``).
-make_estimator = make_overpotential_model
 
 
 # --------------------------------------------------------------------------- physics model

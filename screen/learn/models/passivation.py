@@ -9,7 +9,7 @@ Labels (``passivation`` column): ``passivating`` → 1, ``non_passivating`` → 
 - ``"non_passivating"``: count it as working;
 - ``"drop"``: leave those rows out.
 
-Factory config (``make_classifier(params)`` / ``make_estimator(params)``, a plain dict):
+Factory config (``make_classifier(params)``, a plain dict):
 
 - ``family`` — ``"random_forest"`` (default; RandomForestClassifier), ``"gradient_boosting"``
   (HistGradientBoostingClassifier) or ``"logistic_regression"`` (StandardScaler +
@@ -79,7 +79,7 @@ from screen.learn.models.common import (  # noqa: F401  (re-exported)
 __all__ = [
     "CALIBRATION_METHODS", "FAMILIES", "HYPERPARAMETERS", "PARTIAL_AS", "SKOPS_TRUSTED_TYPES",
     "MetricUndefinedWarning", "PassivationClassifier", "UndefinedMetric", "accuracy", "brier",
-    "classification_metrics", "make_classifier", "make_estimator", "map_labels", "roc_auc",
+    "classification_metrics", "make_classifier", "map_labels", "roc_auc",
 ]
 
 FAMILIES: dict[str, type] = {
@@ -169,7 +169,6 @@ def make_classifier(params: dict[str, Any] | None = None,
 
 
 #: Generic factory name of the model contract.
-make_estimator = make_classifier
 
 
 class PassivationClassifier(ClassifierMixin, BaseEstimator):
