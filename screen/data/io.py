@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from screen.data.validation import DataValidationError, Problem
+from screen.data.problems import DataValidationError, Problem
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

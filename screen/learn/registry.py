@@ -33,9 +33,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from screen.learn.cv import CVResult
-    from screen.learn.modeling_data import TargetData
-
 Bound = Literal["point", "optimistic", "pessimistic"]
 BOUNDS: tuple[Bound, ...] = ("point", "optimistic", "pessimistic")
 Scale = Literal["linear", "log"]
@@ -224,14 +221,16 @@ class Target:
         return self.objectives
 
     # ------------------------------------------------------------------ reporting
-    def diagnostics(self, td: TargetData, results: list[CVResult], model, config: dict
-                    ) -> dict[str, Figure]:
-        """Figures of a training run ({file name: figure}), besides the shared ones."""
+    def diagnostics(self, td, results: list, model, config: dict) -> dict[str, Figure]:
+        """Figures of a training run ({file name: figure}), besides the shared ones. ``td``:
+        the :class:`~screen.learn.modeling_data.TargetData`; ``results``: the
+        :class:`~screen.learn.cv.CVResult` of every scheme and candidate."""
         return {}
 
     def importance_scoring(self):
-        """scikit-learn ``scoring`` (name or callable) for permutation importance."""
-        raise NotImplementedError
+        """scikit-learn ``scoring`` (name or callable) for permutation importance; None uses
+        the estimator's own ``score``."""
+        return None
 
     def measured(self, frame: pd.DataFrame, settings: Mapping[str, Any]) -> Measured:
         """Measured values of the data set on the scale of the main prediction."""
