@@ -2,7 +2,8 @@
 
 from screen.data.components import Component, ComponentLibrary, UnknownComponent
 from screen.data.dataset import check_file, load_interfaces, load_table, summarize
-from screen.data.validation import DataValidationError, Problem, validate
+from screen.data.problems import DataValidationError, Problem
+from screen.data.validation import validate
 
 __version__ = "0.1.0"
 __all__ = [

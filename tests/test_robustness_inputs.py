@@ -31,8 +31,9 @@ from screen.cli import app
 from screen.data.dataset import check_file, load_table
 from screen.data.io import atomic_write_csv, neutralize_formulas, read_table
 from screen.data.paths import INTERFACES_FILE, dataset_file
+from screen.data.problems import DataValidationError
 from screen.data.schema import COLUMN_BY_NAME, COLUMN_NAMES, SYSTEM_REQUIRED
-from screen.data.validation import DataValidationError, to_typed_frame, validate
+from screen.data.validation import to_typed_frame, validate
 
 runner = CliRunner()
 #: hypothesis settings shared by the property tests: no example database in the repository,

@@ -6,7 +6,8 @@ import pytest
 
 from screen.data.dataset import check_file, load_table
 from screen.data.io import read_table
-from screen.data.validation import DataValidationError, validate
+from screen.data.problems import DataValidationError
+from screen.data.validation import validate
 
 ROW = 5  # 1-based data row that the corruptions below touch
 

@@ -23,7 +23,7 @@ def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
     from screen.cli.errors import reported_errors
     from screen.data.dataset import check_file
     from screen.data.io import atomic_write_csv
-    from screen.data.validation import DataValidationError
+    from screen.data.problems import DataValidationError
 
     console = Console()
     with reported_errors(console):

@@ -28,7 +28,7 @@ def reported_errors(console: Console) -> Iterator[None]:
     from screen.cli.render import print_problems
     from screen.data.components import LibraryError
     from screen.data.config import ConfigError
-    from screen.data.validation import DataValidationError
+    from screen.data.problems import DataValidationError
     from screen.learn.modeling_data import TooFewRowsError
 
     try:

@@ -32,8 +32,9 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
     from screen.data.components import ComponentLibrary
     from screen.data.dataset import check_file
     from screen.data.io import atomic_path
+    from screen.data.problems import DataValidationError
     from screen.data.schema import COLUMN_BY_NAME
-    from screen.data.validation import DataValidationError, to_typed_frame
+    from screen.data.validation import to_typed_frame
 
     if on_error not in ("raise", "nan"):
         raise typer.BadParameter(f"{on_error!r}; accepted: raise, nan", param_hint="--on-error")

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from screen.data.dataset import Summary
-from screen.data.validation import Problem
+from screen.data.problems import Problem
 
 
 def frame_table(frame: pd.DataFrame, title: str) -> Table:

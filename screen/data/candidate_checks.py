@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from screen.data.components import ComponentLibrary, is_none
+from screen.data.problems import Problem
 from screen.data.schema import COLUMN_BY_NAME, FORMULATION_COLUMNS, SYSTEM_REQUIRED
-from screen.data.validation import _RATIO, Problem, _component_problems, _number_problem
+from screen.data.validation import _RATIO, _component_problems, _number_problem
 
 #: the system-schema columns a candidate is checked on (others are carried along unchecked)
 CHECKED_COLUMNS = FORMULATION_COLUMNS

@@ -10,7 +10,8 @@ import pandas as pd
 from screen.data.components import ComponentLibrary, is_none
 from screen.data.io import read_table
 from screen.data.paths import INTERFACES_FILE, dataset_file
-from screen.data.validation import DataValidationError, Mode, Problem, to_typed_frame, validate
+from screen.data.problems import DataValidationError, Problem
+from screen.data.validation import Mode, to_typed_frame, validate
 
 
 def check_file(path: str | Path, library: ComponentLibrary | None = None,
