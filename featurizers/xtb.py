@@ -206,9 +206,9 @@ def relax(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
 
             out = minimize(partial, x0[moving].ravel(), jac=True, method="L-BFGS-B",
                            options={"maxiter": max_steps, "gtol": RELAX_GTOL})
-            final = x0.copy()
-            final[moving] = out.x.reshape(-1, 3)
-            return final * BOHR_A
+            final = np.array(positions_A, dtype=float)  # frozen atoms: exactly as given
+            final[moving] = out.x.reshape(-1, 3) * BOHR_A
+            return final
     except Exception as exc:  # tblite raises TBLiteRuntimeError/ValueError variants
         raise XTBError(f"GFN2-xTB relaxation failed for {name!r} (charge {charge:+d}): "
                        f"{exc}") from exc
