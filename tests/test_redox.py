@@ -160,6 +160,12 @@ def test_weakly_coordinating_fluoro_anions_bind_less_than_chloride_and_thf(anion
     assert b["PF6"] > -0.5 and b["BF4"] > -0.5
 
 
+def test_borohydride_oxidizes_before_tfsi_before_hexafluorophosphate(anions):
+    # numbers (V vs Mg): BH4 3.20, TFSI 5.86, PF6 7.49
+    e = anions["e_ox_vs_mg_V"]
+    assert e["BH4"] < e["TFSI"] - 1.0 and e["TFSI"] < e["PF6"] - 1.0
+
+
 def test_halides_oxidize_in_the_order_iodide_bromide_chloride(anions):
     # numbers (V vs Mg): I 2.76, Br 3.07, Cl 3.77
     e = anions["e_ox_vs_mg_V"]
