@@ -28,10 +28,10 @@ vs 7.65 eV; with it, Cl⁻ gives EA(Cl) = 3.4 eV vs 3.61 eV).
 
 *Adiabatic values are not computed.* Relaxing the reduced species breaks bonds for much of the
 library (measured with :func:`featurizers.xtb.relax`, ALPB: THF⁻, DME⁻, G4⁻ and TEP⁻ relax by
-4.4–5.8 eV with 0.8–2 Å bond changes, TFSI²⁻ by 3.0 eV, PF6²⁻ by 7.6 eV — ring opening and
-fluoride loss), so an "adiabatic EA" would be a path-dependent decomposition energy of
-whichever minimum L-BFGS reaches, not a redox property; and open-shell relaxations of the
-large clusters and polymers (PTB: 147 atoms, ≈1 s per SCF) do not fit the time budget.
+4.4–5.8 eV while interatomic distances change by 0.8–2 Å, TFSI²⁻ by 3.0 eV, PF6²⁻ by 7.6 eV:
+ring opening and fluoride loss), so an "adiabatic EA" would be a path-dependent decomposition
+energy of whichever minimum L-BFGS reaches, not a redox property; and open-shell relaxations
+of the large clusters and polymers (PTB: 147 atoms, ≈1 s per SCF) do not fit the time budget.
 
 Potentials vs Mg/Mg²⁺ (a crude vertical screening scale)
 ------------------------------------------------------
@@ -44,8 +44,8 @@ IP/EA is turned into an absolute potential and referred to the metal::
 4.44 V: absolute potential of the SHE (IUPAC, Trasatti 1986); −2.37 V: E°(Mg²⁺/Mg) vs SHE
 (Bratsch 1989). A higher ``e_red_vs_mg_V`` means easier to reduce; above 0 V the species is
 reducible by Mg metal. A lower ``e_ox_vs_mg_V`` means easier to oxidize. One scale only: vs
-Ca/Ca²⁺ (−2.87 V vs SHE) every value is 0.50 V higher. These are *vertical*, single-electron,
-uncorrected-entropy estimates: reduction potentials come out far too negative for
+Ca/Ca²⁺ (−2.87 V vs SHE) every value is 0.50 V higher. These are *vertical*, single-electron
+estimates without thermal or entropy corrections: reduction potentials come out far too negative for
 dissociative reductions (carbonates, TFSI, PF6 — see above) and are meant for ranking, not
 as electrochemical windows.
 
@@ -85,7 +85,8 @@ ALPB energy at the same geometry, so no relaxation energy of the anion enters.
 
 *Salt additives, ionic liquids and polymer salts* (several fragments, an ion cluster per
 :func:`featurizers.geometry.embed`): NaN — the cluster is not a ligand; its anion's binding is
-the anion featurizer's business and its cation does not bind Mg²⁺.
+the anion featurizer's business and its cation does not bind Mg²⁺. (A dianion such as S8²⁻
+forms the neutral [MgX] pair; the recipe is the same.)
 
 Known biases (GFN2-xTB, not fixed here): the bare Mg²⁺ of a 1:1 cluster is coordinatively
 unsaturated and GFN2-xTB overestimates charge transfer to it, so binding grows by 1.6–2.1 eV
