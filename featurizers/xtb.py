@@ -20,6 +20,11 @@ Outputs (:class:`XTBResult`): HOMO, LUMO and gap in eV; dipole magnitude in Deby
 e·Bohr); Mulliken atomic charges in e (most negative, most positive). A failed SCF raises
 :class:`XTBError` naming the component — never zeros. The calculation runs with one OpenMP
 thread (``threadpoolctl``), so the numbers do not depend on ``OMP_NUM_THREADS``.
+
+Implicit solvation (optional, off by default): ``solvent="thf"`` (any solvent name tblite knows)
+adds tblite's parametrized ALPB model (analytical linearized Poisson–Boltzmann, with its
+CDS and empirical shift terms) to :func:`singlepoint`, :func:`relax` and :func:`energy`.
+Without it every calculation is the gas-phase one described above.
 """
 
 from __future__ import annotations
@@ -110,12 +115,13 @@ def frontier_orbitals(energies: np.ndarray, occupations: np.ndarray) -> tuple[fl
 
 
 def singlepoint(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
-                masses: np.ndarray | None = None) -> XTBResult:
+                masses: np.ndarray | None = None, solvent: str | None = None) -> XTBResult:
     """GFN2-xTB single point of one structure.
 
     ``numbers``: atomic numbers; ``positions_A``: (n, 3) Cartesian coordinates in Å;
     ``charge``: total charge (e); ``name``: used in error messages; ``masses`` (amu) set the
-    centre of mass (default: geometric centre). Raises :class:`XTBError`.
+    centre of mass (default: geometric centre); ``solvent``: ALPB solvent name (default: gas
+    phase). Raises :class:`XTBError`.
     """
     from tblite.interface import Calculator
     from threadpoolctl import threadpool_limits
@@ -129,6 +135,8 @@ def singlepoint(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name:
         with threadpool_limits(limits=1):
             calc = Calculator("GFN2-xTB", numbers, xyz / BOHR_A, charge=float(charge), uhf=uhf)
             calc.set("verbosity", 0)
+            if solvent is not None:
+                calc.add("alpb-solvation", solvent)
             res = calc.singlepoint()
         energies = np.asarray(res.get("orbital-energies"))
         occupations = np.asarray(res.get("orbital-occupations"))
@@ -148,13 +156,17 @@ def singlepoint(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name:
 
 
 def relax(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
-          max_steps: int = RELAX_MAX_STEPS) -> np.ndarray:
+          max_steps: int = RELAX_MAX_STEPS, solvent: str | None = None,
+          max_scf: int | None = None, free: np.ndarray | None = None) -> np.ndarray:
     """GFN2-xTB geometry relaxation; positions in Å in and out.
 
     L-BFGS until the largest gradient component is below :data:`RELAX_GTOL` (Eh/Bohr) or
     ``max_steps`` iterations; each SCF restarts from the previous wavefunction. Used only where
-    no force field describes a structure (see :mod:`featurizers.molecule`). Raises
-    :class:`XTBError` if an SCF fails.
+    no force field describes a structure (see :mod:`featurizers.molecule`) and for the Mg²⁺
+    clusters of :mod:`featurizers.redox`. ``solvent``: ALPB solvent name (default: gas phase);
+    ``max_scf``: SCF iteration limit (default: tblite's, 250); ``free``: indices of the atoms
+    that move (default: all), the others keep their positions. Raises :class:`XTBError` if an
+    SCF fails.
     """
     from scipy.optimize import minimize
     from tblite.interface import Calculator
@@ -167,6 +179,10 @@ def relax(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
         with threadpool_limits(limits=1):
             calc = Calculator("GFN2-xTB", numbers, x0, charge=float(charge), uhf=uhf)
             calc.set("verbosity", 0)
+            if max_scf is not None:
+                calc.set("max-iter", int(max_scf))
+            if solvent is not None:
+                calc.add("alpb-solvation", solvent)
 
             state: dict[str, object] = {}
 
@@ -176,12 +192,58 @@ def relax(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
                 state["res"] = res
                 return float(res.get("energy")), np.asarray(res.get("gradient")).ravel()
 
-            out = minimize(energy_gradient, x0.ravel(), jac=True, method="L-BFGS-B",
+            if free is None:
+                out = minimize(energy_gradient, x0.ravel(), jac=True, method="L-BFGS-B",
+                               options={"maxiter": max_steps, "gtol": RELAX_GTOL})
+                return out.x.reshape(-1, 3) * BOHR_A
+            moving = np.asarray(free, dtype=int)
+
+            def partial(x: np.ndarray) -> tuple[float, np.ndarray]:
+                full = x0.copy()
+                full[moving] = x.reshape(-1, 3)
+                value, grad = energy_gradient(full.ravel())
+                return value, grad.reshape(-1, 3)[moving].ravel()
+
+            out = minimize(partial, x0[moving].ravel(), jac=True, method="L-BFGS-B",
                            options={"maxiter": max_steps, "gtol": RELAX_GTOL})
+            final = np.array(positions_A, dtype=float)  # frozen atoms: exactly as given
+            final[moving] = out.x.reshape(-1, 3) * BOHR_A
+            return final
     except Exception as exc:  # tblite raises TBLiteRuntimeError/ValueError variants
         raise XTBError(f"GFN2-xTB relaxation failed for {name!r} (charge {charge:+d}): "
                        f"{exc}") from exc
-    return out.x.reshape(-1, 3) * BOHR_A
+
+
+def energy(numbers: np.ndarray, positions_A: np.ndarray, charge: int, name: str,
+           solvent: str | None = None, max_scf: int | None = None) -> float:
+    """GFN2-xTB total energy (Eh) of one structure, nothing else.
+
+    Unlike :func:`singlepoint` it needs no HOMO/LUMO pair, so it also works for a bare ion
+    without valence electrons (Mg²⁺). Spin as in :func:`singlepoint`; ``solvent``: ALPB
+    solvent name (default: gas phase); ``max_scf``: SCF iteration limit (default: tblite's,
+    250). Raises :class:`XTBError` (also for a non-finite energy).
+    """
+    from tblite.interface import Calculator
+    from threadpoolctl import threadpool_limits
+
+    numbers = np.asarray(numbers, dtype=int)
+    xyz = np.asarray(positions_A, dtype=float)
+    uhf = int((int(numbers.sum()) - charge) % 2)
+    try:
+        with threadpool_limits(limits=1):
+            calc = Calculator("GFN2-xTB", numbers, xyz / BOHR_A, charge=float(charge), uhf=uhf)
+            calc.set("verbosity", 0)
+            if max_scf is not None:
+                calc.set("max-iter", int(max_scf))
+            if solvent is not None:
+                calc.add("alpb-solvation", solvent)
+            value = float(calc.singlepoint().get("energy"))
+    except Exception as exc:  # tblite raises TBLiteRuntimeError/ValueError variants
+        raise XTBError(f"GFN2-xTB failed for {name!r} (charge {charge:+d}, uhf {uhf}): "
+                       f"{exc}") from exc
+    if not math.isfinite(value):
+        raise XTBError(f"GFN2-xTB gave a non-finite energy for {name!r}")
+    return value
 
 
 def singlepoint_mol(mol, charge: int, name: str) -> XTBResult:
