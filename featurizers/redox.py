@@ -35,7 +35,7 @@ of the large clusters and polymers (PTB: 147 atoms, ≈1 s per SCF) do not fit t
 
 Potentials vs Mg/Mg²⁺ (a crude vertical screening scale)
 ------------------------------------------------------
-Following the Electrolyte Genome screening (Cheng et al. 2015; Qu et al. 2015), a solvated
+Following the Electrolyte Genome screening (Qu et al. 2015), a solvated
 IP/EA is turned into an absolute potential and referred to the metal::
 
     E_ox(vs Mg)  = IP_alpb/e − 4.44 V − (−2.37 V) = IP_alpb/e − 2.07 V
@@ -170,11 +170,12 @@ from rdkit.Chem import rdForceFieldHelpers as ff_helpers
 
 from featurizers import xtb
 from featurizers.base import ComponentFeaturizer, FeaturizationError
+from featurizers.blocks import BlockSpec, register_block
 from featurizers.geometry import EMBED_SEED, embed, net_charge
 from featurizers.molecule import is_coordinating_n, is_coordinating_o
 from featurizers.solvent import CHELATE_PATHS, is_amine_n, is_ether_o
-from screen.components import Component
-from screen.schema import ComponentKind
+from screen.data.components import Component
+from screen.data.schema import ComponentKind
 
 # ------------------------------------------------------------------ constants
 #: ALPB solvent of every solvated quantity (tblite's parametrized THF).
@@ -260,18 +261,6 @@ BRATSCH_BIB = """@article{bratsch1989standard,
   pages = {1--21},
   doi = {10.1063/1.555839}
 }"""
-CHENG_BIB = """@article{cheng2015accelerating,
-  author = {Cheng, Lei and Assary, Rajeev S. and Qu, Xiaohui and Jain, Anubhav and Ong, Shyue Ping
-            and Rajput, Nav Nidhi and Persson, Kristin and Curtiss, Larry A.},
-  title = {Accelerating Electrolyte Discovery for Energy Storage with High-Throughput
-           Screening},
-  journal = {J. Phys. Chem. Lett.},
-  year = {2015},
-  volume = {6},
-  number = {2},
-  pages = {283--291},
-  doi = {10.1021/jz502319n}
-}"""
 QU_BIB = """@article{qu2015electrolyte,
   author = {Qu, Xiaohui and Jain, Anubhav and Rajput, Nav Nidhi and Cheng, Lei and Zhang, Yong
             and Ong, Shyue Ping and Brafman, Miriam and Maginn, Edward and Curtiss, Larry A.
@@ -291,7 +280,7 @@ def redox_citations() -> list[str]:
     from featurizers.molecule import molecular_citations
 
     return [*molecular_citations(), ALPB_BIB, XTB_PROGRAM_BIB, TRASATTI_BIB, BRATSCH_BIB,
-            CHENG_BIB, QU_BIB]
+            QU_BIB]
 
 
 # ------------------------------------------------------------------ redox
@@ -579,3 +568,11 @@ class SolventRedoxFeaturizer(_RedoxFeaturizer):
             bind -= thf_reference_eV()  # NaN stays NaN
         out.update(mg_bind_rel_thf_eV=bind, mg_n_donors=float(n_donors))
         return {**out, **halide_counts(mol)}
+
+
+register_block(BlockSpec("anion_redox", "anion", AnionRedoxFeaturizer, combine="single",
+                         order=11))
+register_block(BlockSpec("solvent_redox", "solvent", SolventRedoxFeaturizer, combine="mixture",
+                         ratio_column="solvent_ratio", order=21))
+register_block(BlockSpec("additive_redox", "additive", SolventRedoxFeaturizer,
+                         combine="additive", order=31))

@@ -13,9 +13,21 @@ from screen.data.paths import INTERFACES_FILE, dataset_file
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_feature_cache(tmp_path_factory):
-    """Tests never read or write the user's feature cache."""
+    """Tests never write the user's feature cache: they get a private one. It starts as a copy
+    of the user's cache when there is one (e.g. the one `mgscreen quickstart` just filled in
+    CI), so a test session does not recompute GFN2-xTB for every molecule; cached vectors are
+    keyed by structure and featurizer version and checksummed, so a copy is as good as
+    recomputing. Tests that need a cold cache make their own directory."""
+    import shutil
+
+    from featurizers.cache import CACHE_FILE, default_cache_dir
+
+    private = tmp_path_factory.mktemp("feature-cache")
+    user_cache = default_cache_dir() / CACHE_FILE
+    if user_cache.is_file():
+        shutil.copy2(user_cache, private / CACHE_FILE)
     mp = pytest.MonkeyPatch()
-    mp.setenv("MGSCREEN_CACHE_DIR", str(tmp_path_factory.mktemp("feature-cache")))
+    mp.setenv("MGSCREEN_CACHE_DIR", str(private))
     yield
     mp.undo()
 
