@@ -22,13 +22,18 @@ def frame_table(frame: pd.DataFrame, title: str) -> Table:
 
 def print_summary(console: Console, summary: Summary, name: str) -> None:
     """Print a data-set summary as a series of tables."""
-    console.print(f"[bold]{name}[/bold]: {summary.n_rows} rows")
-    for frame, title in ((summary.by_metal, "Rows per metal"),
+    console.print(f"[bold]{name}[/bold]: {summary.n_rows} rows, {summary.n_systems} distinct "
+                  "systems (electrolyte + anode)")
+    for frame, title in ((summary.by_source_kind, "Rows, systems per source kind"),
+                         (summary.by_year, "Rows, systems per year"),
+                         (summary.system_labels, "Passivation, per system"),
+                         (summary.by_metal, "Rows per metal"),
                          (summary.by_anion_family, "Rows per anion family"),
                          (summary.by_coating_class, "Rows per coating class"),
                          (summary.targets, "Rows with each measured value"),
                          (summary.by_source, "Rows per source")):
-        console.print(frame_table(frame, title))
+        if frame is not None and len(frame):
+            console.print(frame_table(frame, title))
     if summary.censored_fraction is not None:
         console.print(f"Cycle-life rows right-censored ('over N h'): "
                       f"{summary.censored_fraction:.0%}")

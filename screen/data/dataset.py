@@ -53,6 +53,34 @@ class Summary:
     by_source: pd.DataFrame
     targets: pd.DataFrame
     censored_fraction: float | None
+    by_source_kind: pd.DataFrame | None = None  # kind, rows, systems
+    by_year: pd.DataFrame | None = None  # year, rows, systems
+    system_labels: pd.DataFrame | None = None  # label, systems (one label per system)
+    n_systems: int = 0
+
+
+#: Seed files are named like ``000_45ffde97a404c2da.txt``.
+_SEED_FILE = r"^\d{3}_[0-9a-f]{16}\.txt$"
+
+
+def source_kind(frame: pd.DataFrame) -> pd.Series:
+    """``seed`` (one of the seed papers), ``literature`` (a publication read in a stored page:
+    a DOI or URL) or ``other`` (e.g. a lab's own table), per row."""
+    seed = frame["source"].astype("string").str.match(_SEED_FILE).fillna(False)
+    cited = pd.Series(False, index=frame.index)
+    for column in ("doi", "url"):
+        if column in frame:
+            cited |= frame[column].notna() & frame[column].astype("string").str.strip().ne("")
+    kind = pd.Series("other", index=frame.index)
+    kind[cited.to_numpy(bool)] = "literature"
+    kind[seed.to_numpy(bool)] = "seed"
+    return kind
+
+
+def _rows_and_systems(groups: pd.Series, keys: pd.Series, label: str) -> pd.DataFrame:
+    table = pd.DataFrame({label: groups.fillna("(blank)").astype(str), "key": keys})
+    out = table.groupby(label, sort=True).agg(rows=("key", "size"), systems=("key", "nunique"))
+    return out.reset_index()
 
 
 def _counts(series: pd.Series, label: str) -> pd.DataFrame:
@@ -64,6 +92,7 @@ def summarize(frame: pd.DataFrame, library: ComponentLibrary | None = None) -> S
     """Rows per metal, anion family, coating class and source; rows with each target;
     fraction of cycle-life rows that are right-censored."""
     from screen.data.schema import MEASURED_COLUMNS
+    from screen.data.systems import system_key, system_labels
 
     library = library or ComponentLibrary.load()
 
@@ -81,6 +110,12 @@ def summarize(frame: pd.DataFrame, library: ComponentLibrary | None = None) -> S
     })
     life = frame["cycle_life_h"].notna() | frame["cycle_life_cycles"].notna()
     censored = frame.loc[life, "cycle_life_censored"]
+    keys = system_key(frame)
+    year = frame["year"].map(lambda y: "(blank)" if pd.isna(y) else str(int(y))) \
+        if "year" in frame else pd.Series("(blank)", index=frame.index)
+    labels = system_labels(frame) if "passivation" in frame else pd.DataFrame(
+        columns=["passivation"])
+    label_counts = labels["passivation"].value_counts()
     return Summary(
         n_rows=len(frame),
         by_metal=_counts(frame["metal"], "metal"),
@@ -89,4 +124,9 @@ def summarize(frame: pd.DataFrame, library: ComponentLibrary | None = None) -> S
         by_source=_counts(frame["source"], "source"),
         targets=targets,
         censored_fraction=float(censored.mean()) if len(censored) else None,
+        by_source_kind=_rows_and_systems(source_kind(frame), keys, "source kind"),
+        by_year=_rows_and_systems(year, keys, "year"),
+        system_labels=pd.DataFrame({"label": label_counts.index.astype(str),
+                                    "systems": label_counts.to_numpy()}),
+        n_systems=int(keys.nunique()),
     )

@@ -58,7 +58,38 @@ def validate(table: pd.DataFrame, library: ComponentLibrary, *, file: str = "<ta
     for i, row in enumerate(table.itertuples(index=False), start=1):
         cells = {c: ("" if v is None else str(v)) for c, v in zip(table.columns, row, strict=True)}
         problems.extend(_check_row(cells, i, file, mode, library, cache))
+    if mode == "dataset":
+        problems.extend(_label_contradictions(table, file))
     return problems
+
+
+def _label_contradictions(table: pd.DataFrame, file: str) -> list[Problem]:
+    """A system (same system columns) labelled both ``passivating`` and ``non_passivating``:
+    passivation is one label per system (see :mod:`screen.data.systems`)."""
+    from screen.data.systems import system_key
+
+    if "passivation" not in table:
+        return []
+    labels = table["passivation"].astype(str).str.strip()
+    labelled = labels.isin(("passivating", "non_passivating")).to_numpy()
+    if not labelled.any():
+        return []
+    positions = pd.Series(range(1, len(table) + 1), index=table.index)
+    keys = system_key(table)
+    out = []
+    for _, rows in positions[labelled].groupby(keys[labelled], sort=False):
+        found = labels.loc[rows.index]
+        if found.nunique() < 2:
+            continue
+        where = {label: ", ".join(str(r) for r in rows[found.eq(label)])
+                 for label in ("passivating", "non_passivating")}
+        first = int(rows.iloc[0])
+        out.append(Problem(file, first, "passivation", labels.loc[rows.index[0]],
+                           f"this system is labelled passivating (rows {where['passivating']}) "
+                           f"and non_passivating (rows {where['non_passivating']}); passivation is "
+                           "one label per system (the system columns): correct the rows, or "
+                           "label them 'partial' if the film is overcome"))
+    return out
 
 
 # ---------------------------------------------------------------------- header

@@ -1,7 +1,11 @@
 """Target ``passivation``: the calibrated probability that an anode/electrolyte interface
 passivates.
 
-Rows: a ``passivation`` label; y = 1 passivating, 0 non_passivating, ``partial`` mapped by
+Rows: one per *system* (passivation is a property of the electrolyte/anode system, not of a
+test condition): the system's label is decided from its labelled rows
+(:func:`screen.data.systems.system_labels`) and the system is represented by its first labelled
+row, so one system measured at sixteen conditions counts once in training and in every
+cross-validation metric. y = 1 passivating, 0 non_passivating, ``partial`` mapped by
 ``data.partial_as`` (``passivating``, ``non_passivating`` or ``drop``). Candidates: the
 configured classifier ``model``, ``dummy`` (class prior) and ``names_rf``. Primary metric:
 Brier score (lower is better). Prediction: ``p_passivating``. Estimators:
@@ -83,12 +87,15 @@ class Passivation(Target):
         if partial_as not in PARTIAL_AS:
             raise ValueError(f"data.partial_as {partial_as!r}; accepted: "
                              f"{', '.join(PARTIAL_AS)}")
-        keep = frame["passivation"].notna()
+        from screen.data.systems import system_labels
+
+        systems = system_labels(frame)
         if partial_as == "drop":
-            keep &= frame["passivation"].ne("partial")
-        keep = keep.fillna(False).to_numpy(bool)
+            systems = systems[systems["passivation"].ne("partial")]
+        keep = frame.index.isin(systems["first_row"])
+        label = systems.set_index("first_row")["passivation"].reindex(frame.index[keep])
         positive = {"passivating"} | ({"partial"} if partial_as == "passivating" else set())
-        return keep, frame.loc[keep, "passivation"].isin(positive).to_numpy(int)
+        return keep, label.isin(positive).to_numpy(int)
 
     def main_prediction(self, estimator, X, settings):
         return estimator.predict_proba(X)[:, 1]
