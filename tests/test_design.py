@@ -23,7 +23,7 @@ from screen.screening.design import (
 )
 
 PREDICTION_COLUMNS = ("overpotential_V_pred", "overpotential_V_low", "overpotential_V_high",
-                      "cycle_life_h_pred", "cycle_life_h_pred_is_lower_bound", "p_passivating",
+                      "stable_duration_h_pred", "stable_duration_h_high", "p_passivating",
                       "domain_distance", "in_domain")
 SMALL_TOML = """
 [space]
@@ -75,8 +75,8 @@ def has_cl(library: ComponentLibrary, kind: str, value: str) -> bool:
     return False
 
 
-DIRECTIONS = {"overpotential_V_pred": "minimize", "cycle_life_h_pred": "maximize",
-              "p_passivating": "minimize"}
+DIRECTIONS = {"overpotential_V_pred": "minimize", "stable_duration_h_pred": "maximize",
+              "p_passivating": "minimize", "coulombic_efficiency_pct_pred": "maximize"}
 
 
 def minimized(frame: pd.DataFrame) -> np.ndarray:
@@ -188,5 +188,6 @@ def test_missing_models_is_a_clear_error(tmp_path):
 
 def test_shipped_config_loads():
     config = load_design_config()
-    assert config.objectives == ("overpotential", "cycle_life", "passivation")
+    assert config.objectives == ("overpotential", "coulombic_efficiency", "cycle_life",
+                                 "passivation")
     assert math.isinf(config.max_interval_width_V)

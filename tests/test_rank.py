@@ -68,7 +68,7 @@ def test_ranked_predictions_equal_predict_and_the_top_k_is_exact(candidates_csv,
     assert list(ranked["candidate_id"]) == list(expected["candidate_id"].head(40))
     assert list(ranked["rank"]) == list(range(1, 41))
     merged = ranked.merge(every, on="candidate_id", suffixes=("", "_direct"))
-    for column in ("overpotential_V_pred", "cycle_life_h_pred", "p_passivating"):
+    for column in ("overpotential_V_pred", "stable_duration_h_pred", "p_passivating"):
         assert np.allclose(merged[column], merged[f"{column}_direct"], rtol=0, atol=1e-12)
     assert ranked["reasons"].str.contains("η:").all()
     assert ranked["nearest_measured"].str.startswith("row ").all()
@@ -143,7 +143,7 @@ def test_cli_writes_ranked_table_rejects_and_report(tmp_path, candidates_csv, fa
     assert result.exit_code == 0, result.output
     ranked = pd.read_parquet(out)
     assert list(ranked["rank"]) == list(range(1, 16))
-    assert {"overpotential_V_low", "cycle_life_h_pred", "p_passivating", "pareto_layer",
+    assert {"overpotential_V_low", "stable_duration_h_pred", "p_passivating", "pareto_layer",
             "desirability", "reasons", "nearest_measured", "in_domain"} <= set(ranked.columns)
     assert not {"tie_score", "domain_group"} & set(ranked.columns)
     html = report.read_text(encoding="utf-8")

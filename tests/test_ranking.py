@@ -24,14 +24,21 @@ def _frame(n: int, seed: int = 0, out_of_domain: float = 0.0) -> pd.DataFrame:
     eta = rng.uniform(0.05, 1.0, n)
     life = np.exp(rng.uniform(np.log(10), np.log(2000), n))
     p = rng.uniform(0, 1, n)
+    ce = rng.uniform(80.0, 99.9, n)
     return pd.DataFrame({
         "candidate_id": np.arange(n),
         "overpotential_V_pred": eta, "overpotential_V_low": eta * 0.7,
         "overpotential_V_high": eta * 1.5 + rng.uniform(0, 0.3, n),
-        "cycle_life_h_pred": life, "cycle_life_h_low": life * 0.5,
-        "cycle_life_h_high": life * 1.8, "p_passivating": p,
+        "stable_duration_h_pred": life, "stable_duration_h_low": life * 0.5,
+        "stable_duration_h_high": life * 1.8, "p_passivating": p,
+        "coulombic_efficiency_pct_pred": ce, "coulombic_efficiency_pct_low": ce - 2.0,
+        "coulombic_efficiency_pct_high": np.minimum(ce + 1.0, 100.0),
         "in_domain": rng.uniform(size=n) >= out_of_domain,
     })
+
+
+#: The objectives of the small hand-made frames below (no Coulombic-efficiency column).
+THREE = ("overpotential", "cycle_life", "passivation")
 
 
 def _brute_layers(F: np.ndarray) -> np.ndarray:
@@ -80,7 +87,8 @@ def test_a_dominating_candidate_added_moves_to_the_top_of_its_dominated():
     worst["candidate_id"] = 999
     for column in ("overpotential_V_pred", "p_passivating"):
         worst[column] = frame[column].max() + 0.01
-    worst["cycle_life_h_pred"] = frame["cycle_life_h_pred"].min() / 2
+    worst["stable_duration_h_pred"] = frame["stable_duration_h_pred"].min() / 2
+    worst["coulombic_efficiency_pct_pred"] = frame["coulombic_efficiency_pct_pred"].min() - 1
     ranked, _ = merge_partials([reduce_partition(pd.concat([frame, worst]), s)], s)
     assert ranked["candidate_id"].iloc[-1] == 999  # dominated by everybody
     assert ranked["pareto_layer"].iloc[-1] > ranked["pareto_layer"].iloc[0]
@@ -90,11 +98,11 @@ def test_weights_change_the_order_as_documented():
     frame = pd.DataFrame({
         "candidate_id": [0, 1],
         "overpotential_V_pred": [0.10, 0.60],      # 0 is better on overpotential
-        "cycle_life_h_pred": [50.0, 1500.0],        # 1 is better on cycle life
+        "stable_duration_h_pred": [50.0, 1500.0],        # 1 is better on cycle life
         "p_passivating": [0.5, 0.5],
         "in_domain": [True, True],
     })
-    eta_heavy = RankSettings(order="desirability", weights=parse_weights(
+    eta_heavy = RankSettings(order="desirability", objectives=THREE, weights=parse_weights(
         "overpotential=5,cycle_life=1,passivation=1"))
     life_heavy = eta_heavy.with_overrides(weights=parse_weights(
         "overpotential=1,cycle_life=5,passivation=1"))
@@ -106,7 +114,7 @@ def test_weights_change_the_order_as_documented():
         order="pareto"))], life_heavy.with_overrides(order="pareto"))
     assert list(ranked["pareto_layer"]) == [1, 1] and ranked["candidate_id"].iloc[0] == 1
     # zero weight: that objective no longer moves D
-    no_life = RankSettings(weights=parse_weights("overpotential=1"))
+    no_life = RankSettings(objectives=THREE, weights=parse_weights("overpotential=1"))
     scored = score_frame(frame, no_life)
     assert scored["desirability"].iloc[0] > scored["desirability"].iloc[1]
 
@@ -114,9 +122,9 @@ def test_weights_change_the_order_as_documented():
 def test_desirability_follows_the_anchors():
     frame = pd.DataFrame({"candidate_id": [0, 1, 2],
                           "overpotential_V_pred": [0.05, 0.525, 1.0],
-                          "cycle_life_h_pred": [2000.0, 2000.0, 2000.0],
+                          "stable_duration_h_pred": [2000.0, 2000.0, 2000.0],
                           "p_passivating": [0.0, 0.0, 0.0]})
-    s = RankSettings(weights=parse_weights("overpotential=1"))
+    s = RankSettings(objectives=THREE, weights=parse_weights("overpotential=1"))
     d = score_frame(frame, s)["desirability"].to_numpy()
     assert d[0] == pytest.approx(1.0) and d[1] == pytest.approx(0.5)
     assert d[2] == pytest.approx(1e-6)
@@ -127,12 +135,13 @@ def test_bound_selects_the_interval_end():
                           "overpotential_V_pred": [0.20, 0.25],
                           "overpotential_V_low": [0.15, 0.05],   # 1: wide interval
                           "overpotential_V_high": [0.25, 0.60],
-                          "cycle_life_h_pred": [100.0, 100.0],
-                          "cycle_life_h_low": [80.0, 80.0], "cycle_life_h_high": [150.0, 150.0],
+                          "stable_duration_h_pred": [100.0, 100.0],
+                          "stable_duration_h_low": [80.0, 80.0],
+                          "stable_duration_h_high": [150.0, 150.0],
                           "p_passivating": [0.2, 0.2], "in_domain": [True, True]})
     firsts = {}
     for bound in ("point", "optimistic", "pessimistic"):
-        s = RankSettings(order="desirability", bound=bound)
+        s = RankSettings(order="desirability", bound=bound, objectives=THREE)
         firsts[bound] = merge_partials([reduce_partition(frame, s)], s)[0]["candidate_id"][0]
     assert firsts == {"point": 0, "optimistic": 1, "pessimistic": 0}
 
@@ -172,7 +181,8 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="bound"):
         RankSettings(bound="best")
     with pytest.raises(ValueError, match="weight > 0"):
-        RankSettings(weights={"overpotential": 0.0, "cycle_life": 0.0, "passivation": 0.0})
+        RankSettings(weights={"overpotential": 0.0, "cycle_life": 0.0, "passivation": 0.0,
+                              "coulombic_efficiency": 0.0})
     with pytest.raises(ValueError, match=">= 0"):
         RankSettings(weights={"overpotential": -1.0})
 
@@ -189,7 +199,7 @@ def test_rank_config_file_is_read_strictly(tmp_path):
     loaded = load_rank_config(path)
     assert loaded.settings.top == 7 and loaded.settings.bound == "pessimistic"
     assert dict(loaded.settings.weights) == {"overpotential": 3.0, "cycle_life": 0.0,
-                                              "passivation": 0.0}
+                                              "passivation": 0.0, "coulombic_efficiency": 0.0}
     assert loaded.settings.anchors["cycle_life"] == (1000.0, 5.0)
     for text, message in (("[ranking]\ntopp = 3\n", "ranking.topp"),
                           ('[ranking]\norder = "best"\n', "order 'best'"),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from screen.data.formulation import formulation_lines
 from screen.data.io import new_file_mode
 from screen.data.schema import FORMULATION_COLUMNS
 from screen.screening import report
@@ -27,6 +28,21 @@ META = {
     "generated": "2025-01-01T12:00:00+00:00", "mgscreen_version": "0.1.0",
     "desirability_doc": "Weighted geometric mean of per-objective scores in [0, 1].",
 }
+
+
+def _specs():
+    """The objectives of the synthetic tables: overpotential, a survival-mode cycle life in
+    hours (medians with lower bounds) and passivation, as loaded models would define them."""
+    from types import SimpleNamespace
+
+    from screen.learn.registry import resolve_objectives
+
+    models = {"cycle_life": SimpleNamespace(settings={"unit": "h", "mode": "survival"})}
+    specs = resolve_objectives(models)
+    return [specs[name] for name in ("overpotential", "cycle_life", "passivation")]
+
+
+SPECS = _specs()
 
 
 def synthetic_candidates(n: int, seed: int = 0) -> pd.DataFrame:
@@ -93,7 +109,7 @@ def measured():
 
 @pytest.fixture(scope="module")
 def page(measured) -> str:
-    return report.render_report(synthetic_ranked(), synthetic_front(), measured, META)
+    return report.render_report(synthetic_ranked(), synthetic_front(), measured, META, SPECS)
 
 
 class _Checker(HTMLParser):
@@ -198,7 +214,7 @@ def test_untrusted_text_is_escaped(measured):
     ranked.loc[2, "reasons"] = f'coating "{SCRIPT}"'
     meta = {**META, "candidates_path": FORMULA, "title": SCRIPT,
             "models": {"overpotential": "http://evil.example/<img src=x>"}}
-    text = report.render_report(ranked, synthetic_front(50), measured, meta)
+    text = report.render_report(ranked, synthetic_front(50), measured, meta, SPECS)
     assert SCRIPT not in text and FORMULA not in text and "<img src=x>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "=cmd|&#x27; /C calc&#x27;!A0" in text
@@ -222,27 +238,27 @@ def test_out_of_domain_rows_are_marked(page):
 def test_missing_prediction_columns_still_render(measured):
     drop = ["cycle_life_h_pred", "cycle_life_h_pred_is_lower_bound", "p_life_gt_500"]
     ranked, front = synthetic_ranked(5).drop(columns=drop), synthetic_front(40).drop(columns=drop)
-    text = report.render_report(ranked, front, measured, {})
+    text = report.render_report(ranked, front, measured, {}, SPECS)
     checker = _parse(text)
     assert checker.errors == [] and len(checker.rows) == 5
     assert "Cycle life (h)" not in text and "P(life" not in text.split("<table")[1]
     images = [v for t, n, v in checker.attrs if t == "img" and n == "src"]
     assert len(images) == 3  # front (η vs p_passivating), η and passivation context
     minimal = synthetic_ranked(3)[["rank", "candidate_id", *FORMULATION_COLUMNS]]
-    text = report.render_report(minimal, pd.DataFrame(), measured, {})
+    text = report.render_report(minimal, pd.DataFrame(), measured, {}, SPECS)
     assert len(_parse(text).rows) == 3 and "Needs at least two" in text
 
 
 def test_empty_ranking_and_missing_meta(measured):
     empty = synthetic_ranked(1).iloc[0:0]
-    text = report.render_report(empty, synthetic_front(0), measured, {})
+    text = report.render_report(empty, synthetic_front(0), measured, {}, SPECS)
     assert "No candidate was ranked" in text and _parse(text).errors == []
 
 
 def test_write_report_is_atomic(tmp_path, measured, monkeypatch):
     path = tmp_path / "out" / "report.html"
     ranked, front = synthetic_ranked(3), synthetic_front(30)
-    assert report.write_report(path, ranked, front, measured, META) == path
+    assert report.write_report(path, ranked, front, measured, META, SPECS) == path
     first = path.read_text(encoding="utf-8")
     assert path.stat().st_mode & 0o777 == new_file_mode()  # not mkstemp's 0600
     assert "<table" in first
@@ -252,9 +268,9 @@ def test_write_report_is_atomic(tmp_path, measured, monkeypatch):
 
     monkeypatch.setattr(report, "pareto_front_figure", boom)
     with pytest.raises(RuntimeError):
-        report.write_report(path, ranked, front, measured, META)
+        report.write_report(path, ranked, front, measured, META, SPECS)
     with pytest.raises(RuntimeError):
-        report.write_report(tmp_path / "new.html", ranked, front, measured, META)
+        report.write_report(tmp_path / "new.html", ranked, front, measured, META, SPECS)
     assert path.read_text(encoding="utf-8") == first
     assert not (tmp_path / "new.html").exists()
     monkeypatch.undo()
@@ -262,12 +278,12 @@ def test_write_report_is_atomic(tmp_path, measured, monkeypatch):
     monkeypatch.setattr(report, "render_report", lambda *args: second)  # rendering is tested
     monkeypatch.setattr(type(path), "write_text", boom)  # failure while writing
     with pytest.raises(RuntimeError):
-        report.write_report(path, ranked, front, measured, META)
+        report.write_report(path, ranked, front, measured, META, SPECS)
     monkeypatch.undo()
     assert path.read_text(encoding="utf-8") == first
     assert sorted(p.name for p in path.parent.iterdir()) == ["report.html"]  # no temp left
     monkeypatch.setattr(report, "render_report", lambda *args: second)
-    report.write_report(path, ranked, front, measured, META)
+    report.write_report(path, ranked, front, measured, META, SPECS)
     assert path.read_text(encoding="utf-8") == second
 
 
@@ -277,7 +293,7 @@ def test_split_top_level_and_formulation_text():
     row = {"metal": "Mg", "anion": "TFSI", "salt_conc_M": 0.5, "solvent": "DME:G2",
            "solvent_ratio": "1:1", "additive": "none", "additive_conc_M": np.nan,
            "coating": "MgF2", "coating_thickness_um": 1.0}
-    assert report.formulation_text(row) == ["TFSI 0.5 M in DME:G2 (1:1)",
+    assert formulation_lines(row) == ["TFSI 0.5 M in DME:G2 (1:1)",
                                             "Mg, coating MgF2 (1 µm)"]
     row.update(additive="I2", additive_conc_M=0.05, coating="none")
-    assert report.formulation_text(row) == ["TFSI 0.5 M in DME:G2 (1:1) + I2 0.05 M", "bare Mg"]
+    assert formulation_lines(row) == ["TFSI 0.5 M in DME:G2 (1:1) + I2 0.05 M", "bare Mg"]

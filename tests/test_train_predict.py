@@ -18,8 +18,9 @@ from screen.learn.registry import target_names
 from screen.learn.train import featurize_dataset, train_target
 
 FAST = {  # small models and one CV scheme keep the suite quick
-    "overpotential": ["model.params.n_estimators=20", "uncertainty.cv=3"],
-    "cycle_life": ["model.params.n_estimators=20"],
+    "overpotential": ["uncertainty.cv=3"],
+    "coulombic_efficiency": ["model.params.n_estimators=30", "uncertainty.cv=3"],
+    "cycle_life": ["model.params.n_estimators=30", "uncertainty.cv=3"],
     "passivation": [],
 }
 
@@ -53,8 +54,9 @@ def test_runs_are_logged_with_metrics_and_artifacts(store):
         assert info["tags"]["target"] == target and len(info["tags"]["data_digest"]) == 64
         assert result.champion  # the first model of a fresh store becomes champion
         table = result.results
+        direct = fast_config(target)["model"]["family"] != "butler_volmer"
         expected = {"model", "dummy", "names_rf"} | ({"physics"} if target == "overpotential"
-                                                     else set())
+                                                     and direct else set())
         assert set(table["candidate"]) == expected
 
 
@@ -82,7 +84,9 @@ def test_champion_reloads_in_a_new_process_with_identical_predictions(store, fea
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     remote = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
-    np.testing.assert_array_equal(remote, local)
+    # the physics model's least-squares maps run through BLAS, whose summation order may
+    # follow the thread count of the process: equal to the last few ulps
+    np.testing.assert_allclose(remote, local, rtol=1e-9, atol=0)
 
 
 def test_worse_model_does_not_take_the_champion_alias(store, features):
@@ -129,11 +133,18 @@ def test_cli_predict_writes_every_column(store, tmp_path, interfaces_path):
     assert result.exit_code == 0, result.output
     pred = pd.read_csv(out)
     for column in ("overpotential_V_pred", "overpotential_V_low", "overpotential_V_high",
-                   "cycle_life_h_pred", "p_passivating", "domain_distance", "in_domain"):
+                   "coulombic_efficiency_pct_pred", "coulombic_efficiency_pct_low",
+                   "coulombic_efficiency_pct_high", "stable_duration_h_pred", "p_passivating",
+                   "domain_distance", "in_domain"):
         assert column in pred.columns, column
     assert len(pred) == 6 and pred["p_passivating"].between(0, 1).all()
     assert (pred["overpotential_V_low"] <= pred["overpotential_V_pred"]).all()
     assert (pred["overpotential_V_pred"] <= pred["overpotential_V_high"]).all()
+    assert (pred["overpotential_V_low"] > 0).all()  # intervals on the log scale
+    ce = pred[["coulombic_efficiency_pct_low", "coulombic_efficiency_pct_pred",
+               "coulombic_efficiency_pct_high"]]
+    assert ce.ge(0).all().all() and ce.le(100).all().all()
+    assert (ce.diff(axis=1).iloc[:, 1:] >= 0).all().all()
 
 
 def test_cli_predict_without_models_is_a_clear_error(tmp_path, interfaces_path):

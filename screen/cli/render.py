@@ -60,30 +60,54 @@ def print_train_result(console: Console, result) -> None:
                   f"{result.primary_value:.4g} ({state}); model {result.model_uri}")
 
 
-def formulation_text(row) -> str:
-    """'TFSI 0.5 M in DME:G2 (1:1) + none | MgF2 1 um' for one candidate row."""
-    solvent = str(row["solvent"]) + (f" ({row['solvent_ratio']})"
-                                     if str(row.get("solvent_ratio") or "") else "")
-    text = f"{row['anion']} {float(row['salt_conc_M']):g} M in {solvent}"
-    additive = str(row.get("additive") or "none")
-    if additive.lower() != "none":
-        conc = row.get("additive_conc_M")
-        text += f" + {additive}" + (f" {float(conc):g} M" if pd.notna(conc) else "")
-    coating = str(row.get("coating") or "none")
-    return text + (" | bare" if coating.lower() == "none" else f" | {coating}")
+#: Width of the ranked table in the terminal (columns).
+TABLE_WIDTH = 100
 
 
 def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20) -> None:
-    """The first ``limit`` ranked candidates: formulation, one column per objective, layer,
-    desirability and domain."""
-    table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left")
-    headers = ["rank", "formulation", *(s.header() for s in specs), "layer", "D",
-               "domain"]
-    for name in headers:
-        table.add_column(name, justify="left" if name == "formulation" else "right")
+    """The first ``limit`` ranked candidates in at most :data:`TABLE_WIDTH` columns: the
+    formulation (electrolyte; anode and test condition), each objective's point prediction
+    (``>`` a lower bound), the desirability with its range over the objectives' uncertainty
+    (``≈`` marks candidates that cannot be told apart from the top), the Pareto layer and the
+    domain. Intervals and reasons are in the CSV and the HTML report."""
+    from rich import box
+
+    from screen.data.formulation import anode_text, condition_text, electrolyte_text
+
+    table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left",
+                  box=box.SIMPLE_HEAD, width=TABLE_WIDTH, pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("formulation (electrolyte / anode, condition)", ratio=1)
+    for spec in specs:
+        unit = f" {spec.unit}" if spec.unit else ""
+        table.add_column(f"{spec.short or spec.label}{unit}", justify="right", no_wrap=True)
+    table.add_column("D [range]", justify="right", no_wrap=True)
+    table.add_column("L", justify="right", no_wrap=True)
+    table.add_column("dom", no_wrap=True)
     for _, row in ranked.head(limit).iterrows():
-        domain = "in" if bool(row.get("in_domain", True)) else "OUT"
-        table.add_row(str(row["rank"]), formulation_text(row),
-                      *(s.cell(row) for s in specs),
-                      str(row["pareto_layer"]), f"{row['desirability']:.3f}", domain)
+        where = ", ".join(filter(None, (anode_text(row), condition_text(row))))
+        cells = [str(row["rank"]), f"{electrolyte_text(row)}\n{where}"]
+        cells += [_point(spec, row) for spec in specs]
+        cells.append(_desirability(row))
+        cells += [str(row.get("pareto_layer", "")),
+                  "in" if bool(row.get("in_domain", True)) else "OUT"]
+        table.add_row(*cells)
     console.print(table)
+
+
+def _point(spec, row) -> str:
+    value = row.get(spec.column())
+    if value is None or pd.isna(value):
+        return "-"
+    lower = spec.columns.get("lower_bound")
+    prefix = ">" if lower is not None and bool(row.get(lower, False)) else ""
+    return f"{prefix}{float(value):.{spec.decimals}f}"
+
+
+def _desirability(row) -> str:
+    d = float(row["desirability"])
+    low, high = row.get("desirability_low"), row.get("desirability_high")
+    mark = "≈" if bool(row.get("tied_with_top", False)) and int(row["rank"]) > 1 else " "
+    if low is None or pd.isna(low) or high is None or pd.isna(high):
+        return f"{mark}{d:.2f}"
+    return f"{mark}{d:.2f} [{float(low):.2f}, {float(high):.2f}]"

@@ -34,7 +34,7 @@ CV_SCHEMES = ("random", "anion_family", "source")
 _COMMON: dict[str, Any] = {
     "target": str, "seed": int,
     "data": {"min_rows": int},
-    "features": {"blocks": list},
+    "features": {"blocks": list, "include": list},
     "model": {"family": str, "params": None},
     "cv": {"schemes": list, "primary": str, "n_splits": int},
     "domain": {"k": int, "quantile": float},
@@ -117,7 +117,6 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 def check_config(config: Mapping[str, Any], where: str) -> None:
     """Raise :class:`ConfigError` for an unknown key, a wrong type or a bad value."""
     from featurizers.blocks import block_names
-
     from screen.learn.registry import target_names
 
     target = config.get("target")

@@ -8,6 +8,7 @@ and the cross-validation groups: ``anion_family`` (from the component library) a
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,16 +35,21 @@ class TargetData:
     rows: pd.DataFrame  # the source rows of the interfaces table
 
 
-def select_blocks(names: np.ndarray, blocks: list[str]) -> np.ndarray:
-    """Boolean mask of feature columns belonging to the given blocks."""
+def select_blocks(names: np.ndarray, blocks: list[str],
+                  include: list[str] | None = None) -> np.ndarray:
+    """Boolean mask of feature columns belonging to the given blocks and, if ``include`` is
+    given, matching one of its shell-style patterns (``anion_redox__e_*``)."""
     prefixes = tuple(f"{b}__" for b in blocks)
-    return np.array([str(n).startswith(prefixes) for n in names])
+    mask = np.array([str(n).startswith(prefixes) for n in names])
+    if include:
+        mask &= np.array([any(fnmatch.fnmatchcase(str(n), p) for p in include) for n in names])
+    return mask
 
 
 def feature_frame(matrix: np.ndarray, names: np.ndarray, blocks: list[str],
-                  index: pd.Index) -> pd.DataFrame:
+                  index: pd.Index, include: list[str] | None = None) -> pd.DataFrame:
     """DataFrame of the selected feature blocks (float64)."""
-    mask = select_blocks(names, blocks)
+    mask = select_blocks(names, blocks, include)
     return pd.DataFrame(matrix[:, mask].astype(np.float64), columns=list(names[mask]),
                         index=index)
 
@@ -62,7 +68,11 @@ def build_target_data(frame: pd.DataFrame, matrix: np.ndarray, names: np.ndarray
     if n < config["data"]["min_rows"]:
         raise TooFewRowsError(f"target {target.name!r} has {n} labelled rows; the config needs "
                               f"at least data.min_rows = {config['data']['min_rows']}")
-    X = feature_frame(matrix[keep], names, config["features"]["blocks"], rows.index)
+    X = feature_frame(matrix[keep], names, config["features"]["blocks"], rows.index,
+                      config["features"].get("include"))
+    if X.shape[1] == 0:
+        raise ValueError(f"features.include {list(config['features'].get('include', []))} "
+                         "matches no feature of the selected blocks")
     extra = target.extra_features(rows, config)
     if extra is not None:
         X = pd.concat([X, extra.set_axis(rows.index)], axis=1)

@@ -104,6 +104,22 @@ def per_group_table(results: list[CVResult]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def experiment_tags(target) -> dict[str, str]:
+    """The description the MLflow UI shows for a target's experiment (``mlflow.note.content``):
+    what is learned, its unit, and which metric of which CV scheme decides the champion."""
+    import inspect
+
+    direction = "higher" if target.higher_is_better else "lower"
+    module = inspect.getmodule(type(target))
+    doc = " ".join((inspect.getdoc(module) or target.label).split("\n\n")[0].split())
+    text = (f"{doc}\n\nEach run cross-validates the model beside a dummy and a one-hot-names "
+            "baseline under random K-fold, leave-one-anion-family-out (`anion_family.*`) and "
+            "leave-one-source-out (`source.*`); `primary.{m}` is the model's pooled "
+            "out-of-fold {m} on the primary grouped scheme ({d} is better) and decides the "
+            "registry alias `champion`.").format(m=target.primary_metric, d=direction)
+    return {"mlflow.note.content": text}
+
+
 def final_model(task: BaseTask, td: TargetData, config: dict):
     """The deployable :class:`~screen.learn.models.bundle.ScreeningModel`, fit on all rows."""
     from screen.learn.domain import DomainScorer
@@ -212,7 +228,8 @@ def _train(config: dict, features: Features, store: Store, register: bool,
     tracking.fail_orphaned_runs(task.target, store)
     send = _Sender()
     run_name = f"{task.target}-{config['model']['family']}"
-    with tracking.start_run(task.target, run_name, store, tags) as run_id:
+    with tracking.start_run(task.target, run_name, store, tags,
+                            experiment_tags=experiment_tags(task.spec)) as run_id:
         kept["run_id"] = run_id
         send(tracking.log_params_flat, config)
         td = build_target_data(features.frame, features.matrix, features.names, config,

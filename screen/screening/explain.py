@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from featurizers.blocks import explanation_groups
+from screen.data.formulation import formulation_text
 from screen.learn.predict import feature_frame
 from screen.learn.registry import get_target, targets
 
@@ -119,16 +120,12 @@ def reasons(effects: dict[str, pd.DataFrame], n: int = N_REASONS) -> pd.Series:
 
 
 def _describe(row: pd.Series, number: int) -> str:
-    system = f"{row['anion']} {row.get('salt_conc_M', float('nan')):g} M in {row['solvent']}"
-    additive = row.get("additive")
-    if isinstance(additive, str) and additive.lower() != "none":
-        system += f" + {additive}"
-    system += f", {row['coating']}" if str(row["coating"]).lower() != "none" else ", bare"
+    system = formulation_text(row)
     measured = [text for target in targets().values()
                 if (text := target.describe_measured(row)) is not None]
     where = f"{row.get('source', '')} {row.get('location', '')}".strip()
     what = "; ".join(measured)
-    return f"row {number}: {row['metal']} | {system} ({what}) [{where}]"
+    return f"row {number}: {system} ({what}) [{where}]"
 
 
 def nearest_measured(X: pd.DataFrame, reference: ReferenceSet, k: int = 3) -> pd.Series:

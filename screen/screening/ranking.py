@@ -32,6 +32,12 @@ A larger weight makes an objective count more; weight 0 ignores it in ``D``.
 on every objective; layer 2 those only layer-1 candidates beat, and so on. Layers are computed
 exactly up to ``layers``; deeper candidates get ``layers + 1``.
 
+**Uncertainty of D.** ``desirability_low`` / ``desirability_high`` are D with every objective
+at the unfavourable / favourable end of its interval (conformal intervals, quartiles); a ranked
+candidate whose ``desirability_high`` reaches the first candidate's ``desirability_low`` cannot
+be told apart from it (``tied_with_top``): its rank differs from the top's by less than the
+models can resolve.
+
 **Order.** Out-of-domain candidates come after in-domain ones (``domain_last``), candidates
 without a prediction come last. Within that, ``order='pareto'`` sorts by layer, then by ``D``;
 ``order='desirability'`` by ``D``. Ties are broken by the sum of the objectives scaled by their
@@ -227,6 +233,15 @@ def desirability(frame: pd.DataFrame, settings: RankSettings) -> np.ndarray:
     return np.exp(total / weight_sum)
 
 
+def _bounded_desirability(frame: pd.DataFrame, settings: RankSettings,
+                          bound: str) -> np.ndarray:
+    """D with every objective at the given end of its uncertainty (NaN where missing)."""
+    bounded = replace(settings, bound=bound)
+    if any(c not in frame.columns for c in bounded.columns().values()):
+        return np.full(len(frame), np.nan)
+    return desirability(frame, bounded)
+
+
 def tie_score(F: np.ndarray, settings: RankSettings) -> np.ndarray:
     """Sum of the objectives scaled by their anchor spans: strictly monotone in each."""
     spans = np.array([settings.spec(o).span(settings.anchor(o)) for o in settings.names],
@@ -299,6 +314,9 @@ def score_frame(frame: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
     F = np.where(np.isfinite(F), F, np.inf)
     D = desirability(frame, settings)
     out["desirability"] = np.where(np.isfinite(D), D, 0.0)
+    for column, bound in (("desirability_low", "pessimistic"), ("desirability_high",
+                                                                 "optimistic")):
+        out[column] = _bounded_desirability(frame, settings, bound)
     out["tie_score"] = np.nan_to_num(tie_score(F, settings), nan=np.inf, posinf=np.inf)
     for i, name in enumerate(settings.names):
         out[f"obj_{name}"] = F[:, i]
@@ -380,4 +398,20 @@ def merge_partials(partials: list[pd.DataFrame], settings: RankSettings
     kept = with_layers(kept, settings)
     ranked = sort_ranked(kept, settings).head(settings.top).reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    ranked["tied_with_top"] = tied_with_top(ranked)
     return ranked, kept
+
+
+def tied_with_top(ranked: pd.DataFrame) -> np.ndarray:
+    """Whether each ranked candidate cannot be told apart from the first one: its desirability
+    at the favourable ends of its intervals reaches the first one's at the unfavourable ends
+    (``desirability_high >= desirability_low`` of rank 1). Without intervals: equal D."""
+    if ranked.empty:
+        return np.zeros(0, dtype=bool)
+    top_low = ranked["desirability_low"].iloc[0] if "desirability_low" in ranked else np.nan
+    high = ranked["desirability_high"] if "desirability_high" in ranked else \
+        pd.Series(np.nan, index=ranked.index)
+    if not np.isfinite(top_low):
+        top_low = ranked["desirability"].iloc[0]
+    value = high.where(high.notna(), ranked["desirability"]).to_numpy(float)
+    return value >= top_low

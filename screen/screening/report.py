@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from screen.data.formulation import condition_text, formulation_lines
 from screen.learn import plots
 from screen.learn.registry import Objective, get_target, objectives
 
@@ -110,7 +111,7 @@ def render_report(ranked: pd.DataFrame, front: pd.DataFrame, measured: pd.DataFr
     shown = shown_objectives(ranked if not ranked.empty or front.empty else front, specs)
     title = str(meta.get("title") or "mgscreen ranking report")
     body = "\n".join([
-        _header(title, meta, ranked),
+        _header(title, meta, ranked, shown),
         _how_to_read(meta, ranked, shown),
         _ranked_section(ranked, meta, shown),
         _pareto_section(front, ranked, meta, shown),
@@ -274,7 +275,7 @@ def _count(value: Any) -> str:
     return f"{int(x):,}" if math.isfinite(x) and x == int(x) else str(value)
 
 
-def _how_text(meta: Mapping[str, Any]) -> str:
+def _how_text(meta: Mapping[str, Any], shown: list[Objective]) -> str:
     parts = []
     if "order" in meta:
         parts.append(f"order: {_ORDER_TEXT.get(str(meta['order']), meta['order'])}")
@@ -283,23 +284,12 @@ def _how_text(meta: Mapping[str, Any]) -> str:
         parts.append(f"bound: {bound} ({_BOUND_TEXT[bound]})" if bound in _BOUND_TEXT
                      else f"bound: {bound}")
     if "weights" in meta:
-        names = {name: o.label for name, o in objectives().items()}
+        names = {**{name: o.label for name, o in objectives().items()},
+                 **{o.name: o.label for o in shown}}
         parts.append(f"weights: {_mapping_text(meta['weights'], names)}")
     if "layers" in meta:
         parts.append(f"Pareto layers computed: {meta['layers']}")
     return "; ".join(parts)
-
-
-def _condition_text(row: Mapping[str, Any]) -> str:
-    bits = []
-    if not _missing(row.get("cell_type")):
-        bits.append(f"{row['cell_type']} cell")
-    for col, unit in (("current_density_mA_cm2", "mA cm⁻²"), ("areal_capacity_mAh_cm2",
-                                                              "mAh cm⁻²"),
-                      ("temperature_C", "°C")):
-        if math.isfinite(_float(row.get(col))):
-            bits.append(f"{_g(row[col])} {unit}")
-    return ", ".join(bits)
 
 
 def shared_condition(ranked: pd.DataFrame) -> str | None:
@@ -308,12 +298,13 @@ def shared_condition(ranked: pd.DataFrame) -> str | None:
     if ranked.empty or not cols:
         return None
     distinct = ranked[cols].astype(str).drop_duplicates()
-    return _condition_text(ranked.iloc[0].to_dict()) if len(distinct) == 1 else None
+    return condition_text(ranked.iloc[0].to_dict()) if len(distinct) == 1 else None
 
 
-def _header(title: str, meta: Mapping[str, Any], ranked: pd.DataFrame) -> str:
+def _header(title: str, meta: Mapping[str, Any], ranked: pd.DataFrame,
+            shown: list[Objective]) -> str:
     rows = [("Ranked", _ranked_what(meta, ranked))]
-    how = _how_text(meta)
+    how = _how_text(meta, shown)
     if how:
         rows.append(("How", how))
     condition = shared_condition(ranked)
@@ -368,44 +359,6 @@ def _how_to_read(meta: Mapping[str, Any], ranked: pd.DataFrame,
 
 
 # ---------------------------------------------------------------------------- ranked table
-def formulation_text(row: Mapping[str, Any], with_condition: bool = False) -> list[str]:
-    """Compact lines describing one formulation: electrolyte, anode, (test condition).
-
-    e.g. ``['TFSI 0.5 M in DME:G2 (1:1) + I2 0.05 M', 'Mg, coating MgF2 (1 µm)']``.
-    """
-    anion = "" if _missing(row.get("anion")) else str(row["anion"])
-    conc = _float(row.get("salt_conc_M"))
-    electrolyte = f"{anion} {_g(conc)} M" if math.isfinite(conc) else anion
-    if not _missing(row.get("solvent")) and str(row["solvent"]):
-        electrolyte += f" in {row['solvent']}"
-        ratio = row.get("solvent_ratio")
-        if not _missing(ratio) and str(ratio).strip():
-            electrolyte += f" ({ratio})"
-    additive = row.get("additive")
-    if not _missing(additive) and str(additive).strip().lower() not in ("", "none"):
-        add_conc = _float(row.get("additive_conc_M"))
-        electrolyte += f" + {additive}" + (f" {_g(add_conc)} M" if math.isfinite(add_conc)
-                                          else "")
-    lines = [electrolyte.strip() or DASH, _anode_text(row)]
-    if with_condition:
-        condition = _condition_text(row)
-        if condition:
-            lines.append(condition)
-    return lines
-
-
-def _anode_text(row: Mapping[str, Any]) -> str:
-    metal = "" if _missing(row.get("metal")) else str(row["metal"])
-    coating = row.get("coating")
-    if _missing(coating):
-        return f"{metal}, coating unknown".strip(", ")
-    if str(coating).strip().lower() == "none":
-        return f"bare {metal}".strip()
-    thick = _float(row.get("coating_thickness_um"))
-    size = f" ({_g(thick)} µm)" if math.isfinite(thick) else ""
-    return f"{metal}, coating {coating}{size}".strip(", ")
-
-
 def _columns(ranked: pd.DataFrame, shown: list[Objective]) -> list[tuple[str, str, Any]]:
     """(header HTML, td class, cell function) for the columns that ``ranked`` supports."""
     cols: list[tuple[str, str, Any]] = [("Rank", "num", lambda r, m: _e(_count(r["rank"]))),
@@ -486,7 +439,7 @@ def _text_list(value: Any) -> str:
 
 
 def _formulation_cell(row: Mapping[str, Any], with_condition: bool) -> str:
-    lines = formulation_text(row, with_condition)
+    lines = formulation_lines(row, with_condition)
     first = _e(lines[0])
     rest = "".join(f'<br><span class="sub">{_e(line)}</span>' for line in lines[1:])
     cid = row.get("candidate_id")

@@ -610,7 +610,7 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
 
 # --------------------------------------------------------------------------- conformal
 
-_SCORES = ("absolute", "gamma")
+_SCORES = ("absolute", "gamma", "log")
 
 
 def _check_conformal_args(confidence, cv, conformity_score) -> None:
@@ -663,6 +663,9 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
     * absolute: high = ⌈(1−α)(n+1)⌉-th smallest of {μ_{−k(i)}(x) + R_i},
       low = ⌈(1−α)(n+1)⌉-th largest of {μ_{−k(i)}(x) − R_i};
     * gamma: the same with α/2 on each side of {μ_{−k(i)}(x)·(1 + s_i)};
+    * log: s_i = ln y_i − ln μ_{−k(i)}(x_i), and the α/2-quantiles on each side of
+      {μ_{−k(i)}(x)·exp(s_i)} — an interval built on the log scale the model predicts on, so
+      both ends are positive overpotentials (the default of the overpotential target);
 
     ±inf when n is too small for the level — exactly MAPIE 1.6's ``CrossConformalRegressor
     (method="plus")`` quantiles. The point prediction is the mean of μ_{−k(i)}(x) over i
@@ -713,10 +716,12 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         yc = y[idx]
         scored = np.isfinite(oof)       # always true for the estimators of this module
         self.fold_index_, oof, yc_s = self.fold_index_[scored], oof[scored], yc[scored]
-        if self.conformity_score == "gamma":
+        if self.conformity_score in ("gamma", "log"):
             if np.any(yc_s <= 0) or np.any(oof <= 0):
-                raise ValueError("conformity_score='gamma' needs positive targets and predictions")
-            self.conformity_scores_ = (yc_s - oof) / oof
+                raise ValueError(f"conformity_score={self.conformity_score!r} needs positive "
+                                 "targets and predictions")
+            self.conformity_scores_ = ((yc_s - oof) / oof if self.conformity_score == "gamma"
+                                       else np.log(yc_s) - np.log(oof))
         else:
             self.conformity_scores_ = np.abs(yc_s - oof)
         self.n_calibration_ = int(scored.sum())
@@ -739,9 +744,11 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         alpha = 1.0 - float(self.confidence)
         n = self.n_calibration_
         pred = mu.mean(axis=1)
-        if self.conformity_score == "gamma":
+        if self.conformity_score in ("gamma", "log"):
             k = math.ceil((1.0 - alpha / 2.0) * (n + 1))
-            dist = mu * (1.0 + self.conformity_scores_[None, :])
+            factor = (1.0 + self.conformity_scores_ if self.conformity_score == "gamma"
+                      else np.exp(self.conformity_scores_))
+            dist = mu * factor[None, :]
             low, high = _order_stat(dist, k, largest=True), _order_stat(dist, k, largest=False)
         else:
             k = math.ceil((1.0 - alpha) * (n + 1))
@@ -775,7 +782,7 @@ def fit_predict_intervals(estimator, X_train, y_train, X_test, confidence: float
     :class:`UnpredictableRowsWarning`. ``low`` is clipped at 0.
     """
     _check_conformal_args(confidence, cv, conformity_score)
-    if backend == "native":
+    if backend == "native" or conformity_score == "log":  # MAPIE has no log-scale score
         model = ConformalRegressor(estimator, confidence=confidence, cv=cv,
                                    random_state=random_state, conformity_score=conformity_score)
         return model.fit(X_train, y_train).predict_interval(X_test)

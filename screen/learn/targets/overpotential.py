@@ -1,7 +1,9 @@
 """Target ``overpotential``: plating/stripping overpotential magnitude (V) with a conformal
 interval.
 
-Rows: ``overpotential_V`` whose ``overpotential_kind`` is in ``data.kinds``; the kind is an
+Rows: ``overpotential_V`` whose ``overpotential_kind`` is in ``data.kinds`` (and, with
+``data.require_current_density``, a current density: an overpotential means little without
+the current it was measured at, and the physics model needs it); the kind is an
 explicit one-hot feature ``kind__<kind>`` (never mixed silently), and predictions are asked for
 kind ``polarization`` (the symmetric-cell overpotential). Candidates in CV: the configured
 ``model``, the physics-informed Butler–Volmer model (``physics``, default hyperparameters; it
@@ -67,7 +69,8 @@ class OverpotentialTask(BaseTask):
             unc = self.config["uncertainty"]
             pred, low, high = fit_predict_intervals(
                 estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],
-                cv=unc["cv"], random_state=self.seed)
+                cv=unc["cv"], random_state=self.seed,
+                conformity_score=unc.get("conformity", "absolute"))
             return {"pred": pred, "low": low, "high": high}
         estimator.fit(X_train, td.y[train])
         return {"pred": estimator.predict(X_test)}
@@ -101,7 +104,8 @@ class Overpotential(Target):
     primary_metric = "mae"
     higher_is_better = False
     report_metrics = ("spearman", "rmse", "coverage")
-    config_tables = {"data": {"kinds": list}, "uncertainty": {"confidence": float, "cv": int}}
+    config_tables = {"data": {"kinds": list, "require_current_density": bool},
+                     "uncertainty": {"confidence": float, "cv": int, "conformity": str}}
     objectives = (Objective(
         name="overpotential", label="overpotential", unit="V", short="η",
         columns={"point": PRED, "optimistic": LOW, "pessimistic": HIGH},
@@ -121,6 +125,8 @@ class Overpotential(Target):
     def select(self, frame, config):
         keep = frame["overpotential_V"].notna() \
             & frame["overpotential_kind"].isin(config["data"]["kinds"])
+        if config["data"].get("require_current_density", False):
+            keep &= frame["current_density_mA_cm2"].notna()
         keep = keep.fillna(False).to_numpy(bool)
         return keep, frame.loc[keep, "overpotential_V"].to_numpy(float)
 
@@ -134,7 +140,8 @@ class Overpotential(Target):
 
         unc = config["uncertainty"]
         return ConformalRegressor(self.task(config).make("model"),
-                                  confidence=unc["confidence"], cv=unc["cv"], random_state=seed)
+                                  confidence=unc["confidence"], cv=unc["cv"], random_state=seed,
+                                  conformity_score=unc.get("conformity", "absolute"))
 
     def predict_table(self, estimator, X, settings):
         pred, low, high = estimator.predict_interval(X)

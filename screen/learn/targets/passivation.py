@@ -58,7 +58,7 @@ class PassivationTask(BaseTask):
 class Passivation(Target):
     """See the module docstring."""
 
-    order = 2
+    order = 3
     name = "passivation"
     label = "passivation"
     unit = ""

@@ -48,20 +48,24 @@ from screen.learn.tracking.store import (
 
 @contextlib.contextmanager
 def start_run(target: str, run_name: str | None = None, store: Store | str | None = None,
-              tags: Mapping[str, Any] | None = None, nested: bool = False) -> Iterator[str]:
+              tags: Mapping[str, Any] | None = None, nested: bool = False,
+              experiment_tags: dict[str, str] | None = None) -> Iterator[str]:
     """Start a run in the target's experiment and yield its run id.
 
     On any exception (KeyboardInterrupt included) the run ends FAILED with the tags ``error``
     and ``error_type``, and the exception propagates; runs opened inside it and still active
     are ended FAILED first, and model versions registered from the run are deleted (the alias
     ``champion`` returns to the version that held it before). ``nested=True`` starts a child of
-    the active run (e.g. one Optuna trial). The tag ``git_commit`` is added to top-level runs
+    the active run (e.g. one Optuna trial). ``experiment_tags`` (e.g. the description
+    ``mlflow.note.content``) are set on the target's experiment. The tag ``git_commit`` is added to
+    top-level runs
     when the code lives in a git checkout; ``mgscreen.pid`` / ``mgscreen.host`` to every run.
     When the store is unreachable the clean-up is tried once, without retries.
     """
     chosen = Store.of(store)
     uri, client = chosen.uri, chosen.client
-    experiment_id = _get_or_create_experiment(client, uri, experiment_name(target))
+    experiment_id = _get_or_create_experiment(client, uri, experiment_name(target),
+                                              experiment_tags)
     me = process_identity()
     all_tags = {"mgscreen.target": target, TAG_PID: me["pid"], TAG_HOST: me["host"]}
     commit = None if nested else git_commit()  # children inherit it from the parent run

@@ -167,13 +167,22 @@ def registered_model_name(target: str) -> str:
     return f"{EXPERIMENT_PREFIX}{target}"
 
 
-def _get_or_create_experiment(client: MlflowClient, uri: str, name: str) -> str:
+#: Experiment tags every mgscreen experiment gets: MLflow 3 opens an experiment on the view its
+#: kind names (without it, on an empty GenAI "Traces" page).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def _get_or_create_experiment(client: MlflowClient, uri: str, name: str,
+                              tags: dict[str, str] | None = None) -> str:
+    """The id of the experiment ``name`` (created if needed) carrying ``tags`` (plus
+    :data:`EXPERIMENT_KIND`); tags that differ are updated."""
+    wanted = {**EXPERIMENT_KIND, **(tags or {})}
     exp = client.get_experiment_by_name(name)
     if exp is None:
         root = artifact_root(uri)
         location = None if root is None else (root / name).as_uri()
         try:
-            return client.create_experiment(name, artifact_location=location)
+            return client.create_experiment(name, artifact_location=location, tags=wanted)
         except MlflowException:  # created concurrently by another process
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -183,6 +192,9 @@ def _get_or_create_experiment(client: MlflowClient, uri: str, name: str) -> str:
             f"MLflow experiment {name!r} (id {exp.experiment_id}) is deleted in {uri}; restore "
             f"it in the MLflow UI or purge it with `mlflow gc --backend-store-uri {uri} "
             f"--experiment-ids {exp.experiment_id}`")
+    for key, value in wanted.items():
+        if (exp.tags or {}).get(key) != value:
+            client.set_experiment_tag(exp.experiment_id, key, value)
     return exp.experiment_id
 
 
