@@ -131,7 +131,9 @@ class CycleLife(Target):
                 "horizon": float(config.get("evaluation", {}).get("horizon", 500.0))}
 
     def main_prediction(self, estimator, X, settings):
-        return np.asarray(estimator.predict_median(X), dtype=float)
+        from screen.learn.models.cycle_life import median_life
+
+        return median_life(estimator, X)
 
     def predict_table(self, estimator, X, settings):
         unit, horizon = settings.get("unit", "h"), float(settings.get("horizon", 500.0))
