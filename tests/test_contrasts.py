@@ -198,3 +198,79 @@ def test_cycle_life_main_prediction_reads_a_survival_pipeline():
     got = median_life(pipeline, names)
     assert np.allclose(got, model.predict_median(encoder.transform(names)))
     assert got[0] < got[1] < got[2]  # short-lived TFSI rows, long-lived Cl rows
+
+
+TOY_CE_CONFIG = """
+target = "coulombic_efficiency"
+seed = 0
+[data]
+min_rows = 10
+[features]
+blocks = ["anion", "solvent", "additive", "coating", "system"]
+[model]
+family = "random_forest"
+[cv]
+schemes = ["source"]
+primary = "source"
+n_splits = 3
+[domain]
+k = 5
+quantile = 0.95
+"""
+
+
+def test_a_target_registered_later_is_evaluated_without_code_changes(bench, capsys, tmp_path,
+                                                                      monkeypatch):
+    """Coulombic-efficiency contrasts are 'not evaluated' until a target of that name is
+    registered; then they are scored with its config and its objective's direction."""
+    from sklearn.dummy import DummyRegressor
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.pipeline import make_pipeline
+
+    from screen.learn.models.common import COMMON_TRUSTED_TYPES, MedianImputer
+    from screen.learn.registry import Objective, Target, register_target, targets, unregister
+    from screen.learn.tasks import BaseTask, names_baseline
+
+    if "coulombic_efficiency" in targets():
+        pytest.skip("a coulombic_efficiency target is registered; the smoke test covers it")
+
+    class ToyTask(BaseTask):
+        def make(self, candidate):
+            forest = RandomForestRegressor(n_estimators=20, random_state=self.seed)
+            if candidate == "model":
+                return make_pipeline(MedianImputer(), forest)
+            return DummyRegressor() if candidate == "dummy" else names_baseline(forest)
+
+    class ToyCE(Target):
+        name, label, unit = "coulombic_efficiency", "Coulombic efficiency", "%"
+        label_columns = ("coulombic_efficiency_pct",)
+        primary_metric, higher_is_better = "mae", False
+        skops_trusted_types = (*COMMON_TRUSTED_TYPES, "sklearn.tree._tree.Tree")
+        objectives = (Objective(name="coulombic_efficiency", label="CE", unit="%",
+                                columns={"point": "coulombic_efficiency_pred"}, maximize=True,
+                                anchors=(99.9, 50.0)),)
+
+        def task(self, config):
+            return ToyTask(config)
+
+        def select(self, frame, config):
+            keep = frame["coulombic_efficiency_pct"].notna().to_numpy(bool)
+            return keep, frame.loc[keep, "coulombic_efficiency_pct"].to_numpy(float)
+
+    config = tmp_path / "coulombic_efficiency.toml"
+    config.write_text(TOY_CE_CONFIG, encoding="utf-8")
+    real = bench.default_config_path
+    monkeypatch.setattr(bench, "default_config_path",
+                        lambda name: config if name == "coulombic_efficiency" else real(name))
+    register_target(ToyCE)
+    try:
+        results = bench.main(["--targets", "coulombic_efficiency"])
+    finally:
+        unregister("coulombic_efficiency")
+    out = capsys.readouterr().out
+    evaluated = results["status"].eq("evaluated")
+    assert evaluated.sum() >= 5 and set(results["target"]) == {"coulombic_efficiency"}
+    done = results[evaluated]
+    higher = (done["model_A"] > done["model_B"]).sum()
+    assert int(done["model"].eq("right").sum()) == higher  # maximize: higher CE is better
+    assert out.strip().splitlines()[-1] == f"overall: {higher}/{int(evaluated.sum())} ordered right"
