@@ -21,7 +21,8 @@ def test_data_found_through_the_package():
     package = Path(screen.__file__).resolve().parent
     if package.parent != ROOT:  # an installed (non-editable) package must use its own copy
         assert directory == package / "datasets"
-    for name in ("interfaces.csv", "anions.csv", "solvents.csv", "coatings.csv", "README.md"):
+    for name in ("interfaces.csv", "anions.csv", "solvents.csv", "coatings.csv", "contrasts.csv",
+                 "README.md"):
         assert (directory / name).is_file(), name
     assert list((directory / "structures").glob("*.xyz"))
 
@@ -41,8 +42,8 @@ def test_wheel_contains_the_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("screen/datasets/interfaces.csv", "screen/datasets/anions.csv",
                  "screen/datasets/solvents.csv", "screen/datasets/coatings.csv",
-                 "screen/datasets/structures/CB11H12.xyz", "screen/cli/__init__.py",
-                 "screen/data/structures.py"):
+                 "screen/datasets/contrasts.csv", "screen/datasets/structures/CB11H12.xyz",
+                 "screen/cli/__init__.py", "screen/data/structures.py"):
         assert name in names, name
     assert not any(n.startswith("datasets/") for n in names)
     assert screen.__version__ in wheel.name

@@ -14,6 +14,7 @@ INTERFACES_FILE = "interfaces.csv"
 ANIONS_FILE = "anions.csv"
 SOLVENTS_FILE = "solvents.csv"
 COATINGS_FILE = "coatings.csv"
+CONTRASTS_FILE = "contrasts.csv"
 
 
 def dataset_dir() -> Path:

@@ -54,6 +54,28 @@ def feature_frame(matrix: np.ndarray, names: np.ndarray, blocks: list[str],
                         index=index)
 
 
+def names_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Component names of ``rows`` as text (the one-hot-names baseline's input; same index)."""
+    return rows[list(NAME_COLUMNS)].astype(str)
+
+
+def target_features(matrix: np.ndarray, names: np.ndarray, rows: pd.DataFrame,
+                    config: dict) -> pd.DataFrame:
+    """X of ``rows`` for ``config['target']``: the config's feature blocks of ``matrix`` (the
+    system features of ``rows``, same order) and the target's own row features."""
+    from screen.learn.registry import get_target
+
+    X = feature_frame(matrix, names, config["features"]["blocks"], rows.index,
+                      config["features"].get("include"))
+    if X.shape[1] == 0:
+        raise ValueError(f"features.include {list(config['features'].get('include', []))} "
+                         "matches no feature of the selected blocks")
+    extra = get_target(config["target"]).extra_features(rows, config)
+    if extra is not None:
+        X = pd.concat([X, extra.set_axis(rows.index)], axis=1)
+    return X
+
+
 def build_target_data(frame: pd.DataFrame, matrix: np.ndarray, names: np.ndarray,
                       config: dict, library: ComponentLibrary) -> TargetData:
     """Rows, X, y and groups of ``config['target']`` from the typed interfaces table and its
@@ -68,18 +90,11 @@ def build_target_data(frame: pd.DataFrame, matrix: np.ndarray, names: np.ndarray
     if n < config["data"]["min_rows"]:
         raise TooFewRowsError(f"target {target.name!r} has {n} labelled rows; the config needs "
                               f"at least data.min_rows = {config['data']['min_rows']}")
-    X = feature_frame(matrix[keep], names, config["features"]["blocks"], rows.index,
-                      config["features"].get("include"))
-    if X.shape[1] == 0:
-        raise ValueError(f"features.include {list(config['features'].get('include', []))} "
-                         "matches no feature of the selected blocks")
-    extra = target.extra_features(rows, config)
-    if extra is not None:
-        X = pd.concat([X, extra.set_axis(rows.index)], axis=1)
+    X = target_features(matrix[keep], names, rows, config)
     family = rows["anion"].map(lambda a: library.resolve("anion", str(a)).category)
     return TargetData(
         target=target.name, X=X, y=y,
         groups={"anion_family": family.to_numpy(str), "source": rows["source"].to_numpy(str)},
-        names=rows[list(NAME_COLUMNS)].astype(str).reset_index(drop=True).set_index(rows.index),
+        names=names_table(rows),
         rows=rows,
     )

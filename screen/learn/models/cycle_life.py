@@ -106,7 +106,7 @@ from screen.learn.models.common import (  # noqa: F401  (re-exported)
 __all__ = [
     "FAMILIES", "HYPERPARAMETERS", "SKOPS_TRUSTED_TYPES", "KaplanMeierBaseline",
     "MetricUndefinedWarning", "SurvivalModel", "UndefinedMetric", "c_index", "ibs_times",
-    "integrated_brier", "make_survival_model", "survival_at",
+    "integrated_brier", "make_survival_model", "median_life", "survival_at",
 ]
 
 FAMILIES: dict[str, type] = {
@@ -416,6 +416,21 @@ def survival_at(estimator, X, times) -> np.ndarray:
     if hasattr(estimator, "predict_survival_function"):
         return _survival_at(estimator.predict_survival_function(X), times)
     raise TypeError(f"{type(estimator).__name__} predicts no survival function")
+
+
+def median_life(estimator, X) -> np.ndarray:
+    """Median life per row of a fitted survival estimator: ``predict_median`` of this module's
+    estimators, or, for any scikit-survival estimator or pipeline with
+    ``predict_survival_function`` (e.g. the one-hot-names baseline), the first time its
+    survival function reaches 0.5, else its last time (a lower bound, as ``predict_median``)."""
+    if hasattr(estimator, "predict_median"):
+        return np.asarray(estimator.predict_median(X), dtype=float)
+    out = []
+    for fn in estimator.predict_survival_function(X):
+        times, surv = np.asarray(fn.x, dtype=float), np.asarray(fn.y, dtype=float)
+        reached = np.flatnonzero(surv <= 0.5)
+        out.append(times[reached[0]] if len(reached) else times[-1])
+    return np.asarray(out, dtype=float)
 
 
 def _survival_at(survival, times: np.ndarray) -> np.ndarray:

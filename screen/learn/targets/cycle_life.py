@@ -284,7 +284,9 @@ class CycleLife(Target):
     def main_prediction(self, estimator, X, settings):
         if settings.get("mode") == "demonstrated":
             return 10.0 ** np.asarray(estimator.predict(X), dtype=float)
-        return np.asarray(estimator.predict_median(X), dtype=float)
+        from screen.learn.models.cycle_life import median_life
+
+        return median_life(estimator, X)
 
     def predict_table(self, estimator, X, settings):
         unit, horizon = settings.get("unit", "h"), float(settings.get("horizon", 500.0))
