@@ -164,3 +164,20 @@ def test_cli_predict_missing_column(store, tmp_path):
                                       "--tracking-uri", uri])
     assert result.exit_code == 1 and "column 'coating'" in result.output
     assert "missing required column" in result.output
+
+
+def test_every_training_row_is_in_its_models_domain(store, features):
+    """A measured system is never flagged out of domain by a model trained on it."""
+    from screen.data.components import ComponentLibrary
+    from screen.learn.modeling_data import build_target_data
+
+    uri, results = store
+    library = ComponentLibrary.load()
+    for target, result in results.items():
+        td = build_target_data(features.frame, features.matrix, features.names,
+                               fast_config(target), library)
+        model = tracking.load_model(result.model_uri, uri)
+        table = model.predict_table(td.X)
+        assert table["in_domain"].all(), (target, table.loc[~table["in_domain"]].index[:5])
+        blocks = [c for c in table.columns if c.startswith("domain_") and c != "domain_distance"]
+        assert {"domain_anion", "domain_conditions"} <= set(blocks), blocks

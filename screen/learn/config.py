@@ -37,7 +37,7 @@ _COMMON: dict[str, Any] = {
     "features": {"blocks": list, "include": list},
     "model": {"family": str, "params": None},
     "cv": {"schemes": list, "primary": str, "n_splits": int},
-    "domain": {"k": int, "quantile": float},
+    "domain": {"k": int, "quantile": float, "tolerance": float},
     "tune": None,  # search space and study settings, checked by screen.learn.tune
 }
 _REQUIRED = ("data", "features", "model", "cv", "domain")

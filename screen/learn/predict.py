@@ -3,9 +3,13 @@ by default, or any subset of targets given as URIs).
 
 Each target's registry entry says which prediction columns it writes and which conditions the
 prediction frame fixes for it (overpotentials are asked for kind ``polarization``, the
-symmetric-cell overpotential). ``domain_distance`` is the largest of the per-target distances and
-``in_domain`` is true only
-when the system is inside every target's applicability domain.
+symmetric-cell overpotential).
+
+Applicability domain (:mod:`screen.learn.domain`): ``domain_<block>`` is, per part of the
+formulation (anion, solvent, additive, coating, conditions), the largest distance / threshold
+over the targets' models; ``unexplored`` names the parts beyond their threshold;
+``domain_distance`` is the largest ratio and ``in_domain`` is true only when every part of
+the system is inside every target's domain.
 """
 
 from __future__ import annotations
@@ -81,17 +85,23 @@ def predict_features(X: pd.DataFrame, models: dict) -> pd.DataFrame:
     see the module docstring for ``domain_distance`` / ``in_domain``."""
     import sklearn
 
+    from screen.learn.domain import unexplored
+
     out = pd.DataFrame(index=X.index)
-    distances, inside = [], []
+    domains: list[pd.DataFrame] = []
     with sklearn.config_context(assume_finite=True):  # features are checked when built
         for target in [t for t in target_names() if t in models]:
             table = models[target].predict_table(X)
-            distances.append(table.pop("domain_distance").to_numpy(float))
-            inside.append(table.pop("in_domain").to_numpy(bool))
-            out = out.join(table)
-    if distances:
-        out["domain_distance"] = np.max(distances, axis=0)
-        out["in_domain"] = np.all(inside, axis=0)
+            block_columns = [c for c in table.columns if c.startswith("domain_")]
+            domains.append(table[block_columns])
+            out = out.join(table.drop(columns=[*block_columns, "in_domain"]))
+    if domains:  # the strictest target decides: a block is new if any model finds it new
+        combined = pd.concat(domains, axis=1).T.groupby(level=0).max().T
+        blocks = combined.drop(columns="domain_distance")
+        out = out.join(blocks)
+        out["unexplored"] = unexplored(blocks)
+        out["domain_distance"] = combined["domain_distance"].to_numpy(float)
+        out["in_domain"] = out["domain_distance"].to_numpy(float) <= 1.0 + 1e-9
     return out
 
 

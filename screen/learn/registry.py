@@ -227,6 +227,13 @@ class Target:
         :class:`~screen.learn.cv.CVResult` of every scheme and candidate."""
         return {}
 
+    def oof_errors(self, td, outputs: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """Absolute out-of-fold error per training row on the model's own scale (calibrates
+        the applicability domain); None where a target has no per-row error."""
+        if "pred" not in outputs:
+            return None
+        return np.abs(np.asarray(outputs["pred"], dtype=float) - np.asarray(td.y, dtype=float))
+
     def importance_scoring(self):
         """scikit-learn ``scoring`` (name or callable) for permutation importance; None uses
         the estimator's own ``score``."""

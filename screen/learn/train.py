@@ -120,16 +120,26 @@ def experiment_tags(target) -> dict[str, str]:
     return {"mlflow.note.content": text}
 
 
-def final_model(task: BaseTask, td: TargetData, config: dict):
-    """The deployable :class:`~screen.learn.models.bundle.ScreeningModel`, fit on all rows."""
+def final_model(task: BaseTask, td: TargetData, config: dict,
+                results: list[CVResult] | None = None):
+    """The deployable :class:`~screen.learn.models.bundle.ScreeningModel`, fit on all rows; its
+    applicability domain is calibrated with the primary grouped scheme's out-of-fold errors
+    when ``results`` are given."""
     from screen.learn.domain import DomainScorer
     from screen.learn.models.bundle import ScreeningModel
 
-    domain = DomainScorer(k=config["domain"]["k"], quantile=config["domain"]["quantile"])
-    return ScreeningModel(target=task.target,
-                          estimator=task.spec.final_estimator(config, task.seed),
-                          domain=domain, settings=task.spec.model_settings(config)
-                          ).fit(td.X, td.y)
+    domain = DomainScorer(tolerance=config["domain"].get("tolerance", 1.5))
+    model = ScreeningModel(target=task.target,
+                           estimator=task.spec.final_estimator(config, task.seed),
+                           domain=domain, settings=task.spec.model_settings(config)
+                           ).fit(td.X, td.y)
+    primary = next((r for r in results or [] if r.candidate == "model"
+                    and r.scheme == config["cv"]["primary"] and r.scheme != "random"), None)
+    if primary is not None:
+        errors = task.spec.oof_errors(td, primary.oof)
+        if errors is not None:
+            model.domain_.calibrate(td.X, errors, td.groups[primary.scheme])
+    return model
 
 
 class _Sender:
@@ -259,7 +269,7 @@ def _train(config: dict, features: Features, store: Store, register: bool,
         value = float(primary.pooled.get(task.primary_metric, np.nan))
         metrics[f"primary.{task.primary_metric}"] = value
         send(tracking.log_metrics, {f"primary.{task.primary_metric}": value})
-        model = final_model(task, td, config)
+        model = final_model(task, td, config, results)
         kept["model"] = model
         if progress:
             progress(f"{task.target}: final model fitted")

@@ -431,7 +431,10 @@ def _domain_cell(row: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         return f"{DASH}{dist}"
     if _truthy(row["in_domain"]):
         return f'<span class="badge-in">✓ in domain</span>{dist}'
-    return f'<span class="badge-ood">⚠ out of domain</span>{dist}'
+    new = row.get("unexplored")
+    what = (f'<br><span class="sub">new: {_e(new)}</span>'
+            if not _missing(new) and str(new).strip() else "")
+    return f'<span class="badge-ood">⚠ out of domain</span>{what}{dist}'
 
 
 def _text_list(value: Any) -> str:

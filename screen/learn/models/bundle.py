@@ -72,6 +72,8 @@ class ScreeningModel(BaseEstimator):
         """Every output column of this target, one row per input row."""
         X = self._frame(X)
         out = self.spec.predict_table(self.estimator_, X, self.settings or {})
-        distance, inside = self.domain_.assess(X)
-        out["domain_distance"], out["in_domain"] = distance, inside
+        blocks = self.domain_.assess_blocks(X)
+        distance = blocks.max(axis=1).to_numpy(float) if blocks.shape[1] else np.zeros(len(X))
+        out = out.join(blocks)
+        out["domain_distance"], out["in_domain"] = distance, distance <= 1.0 + 1e-9
         return out

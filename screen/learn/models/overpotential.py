@@ -299,6 +299,11 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
     The solver is deterministic (zero initial weights); ``random_state`` is accepted for a
     uniform API and unused.
 
+    Missing current density at prediction. ``missing_current="nan"`` (default) predicts NaN
+    for a row without a current density; ``"median"`` asks for the median current density of
+    the training rows (``current_median_``, mA cm⁻²) — the same imputation every other model
+    of mgscreen applies to an unknown condition, and reported as imputed by ``predict``.
+
     Prediction. ``predict(X)`` returns η at each row's own current density; rows without a
     usable current density (NaN, non-finite or < 0) get NaN and one
     :class:`MissingCurrentDensityWarning` is emitted per call (``usable_rows(X)`` gives the
@@ -316,7 +321,7 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
                  reference_kind: str = "polarization", n_electrons: float = 2,
                  max_film_resistance_ohm_cm2: float | None = 1000.0,
                  target_space: str = "log", unseen_kind: str = "nan", max_nfev: int = 500,
-                 random_state=None):
+                 missing_current: str = "nan", random_state=None):
         self.alpha = alpha
         self.current_feature = current_feature
         self.temperature_feature = temperature_feature
@@ -328,6 +333,7 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
         self.target_space = target_space
         self.unseen_kind = unseen_kind
         self.max_nfev = max_nfev
+        self.missing_current = missing_current
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -343,6 +349,9 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"target_space must be 'log' or 'linear', got {self.target_space!r}")
         if self.unseen_kind not in ("nan", "neutral"):
             raise ValueError(f"unseen_kind must be 'nan' or 'neutral', got {self.unseen_kind!r}")
+        if self.missing_current not in ("nan", "median"):
+            raise ValueError("missing_current must be 'nan' or 'median', got "
+                             f"{self.missing_current!r}")
         if not self.n_electrons > 0:
             raise ValueError(f"n_electrons must be > 0, got {self.n_electrons!r}")
         cap = self.max_film_resistance_ohm_cm2
@@ -381,7 +390,10 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
         return t + ZERO_CELSIUS
 
     def _current(self, X: pd.DataFrame) -> np.ndarray:
-        return pd.to_numeric(X[self.current_feature], errors="coerce").to_numpy(float)
+        j = pd.to_numeric(X[self.current_feature], errors="coerce").to_numpy(float)
+        if self.missing_current == "median" and hasattr(self, "current_median_"):
+            j = np.where(np.isfinite(j), j, self.current_median_)
+        return j
 
     def _design(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         Xc = X[self.chemistry_features_].to_numpy(dtype=float)
@@ -435,11 +447,13 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
         self.chemistry_features_ = chem
         self.kind_features_ = [k for k in kinds if k != reference]
 
-        j = self._current(X)
+        j = pd.to_numeric(X[self.current_feature], errors="coerce").to_numpy(float)
         ok = np.isfinite(j) & (j > 0) & np.isfinite(y)
         if self.target_space == "log":
             ok &= y > 0
         self.n_fit_rows_ = int(ok.sum())
+        if ok.any():  # the current density asked when a row gives none (missing_current)
+            self.current_median_ = float(np.median(j[ok]))
         self.n_dropped_rows_ = int(len(y) - ok.sum())
         if self.n_fit_rows_ < 2:
             raise ValueError(f"only {self.n_fit_rows_} row(s) have a positive current density "

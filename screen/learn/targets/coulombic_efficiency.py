@@ -159,6 +159,9 @@ class CoulombicEfficiency(Target):
     def importance_scoring(self):
         return "neg_mean_absolute_error"
 
+    def oof_errors(self, td, outputs):
+        return np.abs(np.asarray(outputs["pred"], dtype=float) - from_z(td.y))
+
     def describe_measured(self, row):
         value = row.get("coulombic_efficiency_pct")
         return None if value is None or pd.isna(value) else f"CE {value:g} %"

@@ -333,6 +333,11 @@ class CycleLife(Target):
     def importance_scoring(self):
         return _c_index_scorer
 
+    def oof_errors(self, td, outputs):
+        if "pred" not in outputs:  # survival: no per-row error
+            return None
+        return np.abs(np.asarray(outputs["pred"], dtype=float) - td.y)
+
     def measured(self, frame, settings):
         values, _ = durations(frame, settings.get("unit", "h"))
         censored = frame["cycle_life_censored"].astype("boolean").fillna(False).to_numpy(bool)

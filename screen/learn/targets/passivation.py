@@ -115,6 +115,9 @@ class Passivation(Target):
     def importance_scoring(self):
         return "neg_brier_score"
 
+    def oof_errors(self, td, outputs):
+        return np.abs(np.asarray(outputs["p"], dtype=float) - td.y)
+
     def measured(self, frame, settings):
         labels = frame["passivation"].astype("string")
         values = pd.to_numeric(labels.map(LABEL_VALUE), errors="coerce").to_numpy(float)
