@@ -427,20 +427,27 @@ def test_validate_hints_at_systems_mode_for_a_table_of_systems(tmp_path):
 
 
 def test_featurize_on_error_nan_names_the_column_and_still_writes_every_row(tmp_path):
+    """Refused components (by the check, or by the featurizer) become NaN in their rows and
+    are listed with their column; a radical the featurizer could compute is refused too."""
     path = write(tmp_path / "x.csv", [*GOOD, "Mg,,[H-],0.5,DME,,none,,none,,symmetric,1,1,25",
-                                      "Mg,,TFSX,0.5,DME,,none,,none,,symmetric,1,1,25"])
+                                      "Mg,,TFSX,0.5,DME,,none,,none,,symmetric,1,1,25",
+                                      "Mg,,TFSI,0.5,[CH3],,none,,none,,symmetric,1,1,25"])
     out = tmp_path / "f.parquet"
     result = run("featurize", path, "--out", out, "--on-error", "nan")
     assert result.exit_code == 0, result.output
-    text = text_of(result)
-    assert "2 component(s) could not be featurized" in text
-    assert "column 'anion', value 'TFSX' (row(s) 6): unknown anion 'TFSX'" in text
-    assert "column 'anion', value '[H-]' (row(s) 5):" in text and "solvent" not in text
+    lines = [" ".join(line.split()) for line in result.output.split("\n  column ")[1:]]
+    assert "3 component(s) could not be featurized" in text_of(result)
+    assert lines[0].startswith("'anion', value '[H-]' (row(s) 5): the anion is a single atom")
+    assert lines[1].startswith("'anion', value 'TFSX' (row(s) 6): unknown anion 'TFSX'")
+    assert lines[2].startswith("'solvent', value '[CH3]' (row(s) 7): the solvent SMILES has 1 "
+                               "unpaired electron(s)")
     features = pd.read_parquet(out)
     anion = [c for c in features.columns if c.startswith("anion__")]
-    assert features["row"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert features.loc[4:, anion].isna().all().all() and features.loc[:3, anion].notna().any(
-        axis=None)
+    solvent = [c for c in features.columns if c.startswith("solvent__")]
+    assert features["row"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert features.loc[4:5, anion].isna().all(axis=None)
+    assert features.loc[6, solvent].isna().all() and features.loc[6, anion].notna().any()
+    assert features.loc[:3, anion + solvent].notna().any(axis=None)
 
 
 # ============================================================================ the model store
@@ -538,7 +545,7 @@ def test_logged_models_carry_their_target(fast_model_store):
 # ============================================================================ predict's table
 def test_predict_warns_about_unknown_conditions_and_lists_them_per_row(tmp_path,
                                                                        fast_model_store):
-    path = write(tmp_path / "x.csv", ["Mg,TFSI,DME,none,", f"Mg,TFSI,DME,none,0.5"],
+    path = write(tmp_path / "x.csv", ["Mg,TFSI,DME,none,", "Mg,TFSI,DME,none,0.5"],
                  header="metal,anion,solvent,coating,current_density_mA_cm2")
     out = tmp_path / "p.csv"
     result = run("predict", path, "--out", out, "--tracking-uri", fast_model_store)

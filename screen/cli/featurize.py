@@ -48,12 +48,15 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
                                       cache_dir=str(cache_dir) if cache_dir else None).fit()
         check = featurizer.component_problem if on_error == "raise" else None
         raw, problems = check_file(input_csv, library, mode="systems", component_check=check)
-        if on_error == "nan":  # components that cannot be featurized become NaN, listed below
-            problems = [p for p in problems if p.rule != "component"]
+        # with --on-error nan, components the check refuses are featurized as NaN (blank)
+        refused = [p for p in problems if p.rule == "component"] if on_error == "nan" else []
+        problems = [p for p in problems if p not in refused]
         if errors_of(problems):
             raise DataValidationError(problems)
         print_problems(console, warnings_of(problems))
         frame = to_typed_frame(raw)
+        for problem in refused:
+            frame.loc[problem.row, problem.column] = pd.NA
         try:
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task(f"featurizing {len(frame)} systems",
@@ -70,20 +73,22 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
             write_table(table, staged["--out"])
     console.print(f"[green]{escape(str(out))}: {len(table)} rows x {matrix.shape[1]} "
                   "features[/green]", soft_wrap=True)
-    if featurizer.failures_:
-        console.print(f"[yellow]{len(featurizer.failures_)} component(s) could not be "
-                      "featurized (NaN written in their rows):[/yellow]")
-        for (column, value), reason in featurizer.failures_.items():
-            rows = _rows_with(frame, column, value)
+    failures = {(p.column, str(p.value).strip()): p.message for p in refused}
+    failures.update(featurizer.failures_)
+    if failures:
+        console.print(f"[yellow]{len(failures)} component(s) could not be featurized (NaN "
+                      "written in their rows):[/yellow]")
+        for (column, value), reason in failures.items():
+            rows = _rows_with(raw, column, value)
             console.print(f"  column {column!r}, value {value!r} (row(s) {rows}): {reason}",
                           markup=False, soft_wrap=True)
 
 
-def _rows_with(frame, column: str, value: str) -> str:
+def _rows_with(raw, column: str, value: str) -> str:
     """The data rows whose ``column`` holds ``value`` (or a ':'-part equal to it)."""
-    if column not in frame:
+    if column not in raw:
         return "?"
-    cells = frame[column].astype("string").fillna("").str.strip()
+    cells = raw[column].astype(str).str.strip()
     hit = cells.eq(value) | cells.str.split(":").map(lambda parts: value in parts)
-    rows = [str(r) for r in frame.index[hit.to_numpy(bool)]]
+    rows = [str(r) for r in raw.index[hit.to_numpy(bool)]]
     return ", ".join(rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")

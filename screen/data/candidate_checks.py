@@ -99,7 +99,7 @@ class CandidateChecker:
         if spec.kind == "number" and pd.api.types.is_numeric_dtype(series.dtype) \
                 and not pd.api.types.is_bool_dtype(series.dtype):
             return self._numeric_problems(series.to_numpy(dtype=float, na_value=np.nan), column)
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes, uniques = factorize(series)
         texts = [str(u) for u in uniques]
         messages = [self._cell_messages(column, t.strip(), spec) for t in texts]
         rows, values, reasons = [], [], []
@@ -107,10 +107,10 @@ class CandidateChecker:
             if not found:
                 continue
             where = np.flatnonzero(codes == code)
-            for message in found:
+            for message in found:  # lists, not np.full: numpy drops a trailing NUL of a str
                 rows.append(where)
-                values.append(np.full(len(where), texts[code], dtype=object))
-                reasons.append(np.full(len(where), message, dtype=object))
+                values.append(np.array([texts[code]] * len(where), dtype=object))
+                reasons.append(np.array([message] * len(where), dtype=object))
         if not rows:
             return _empty()
         rule = "component" if spec.kind == "component" else spec.kind
@@ -171,6 +171,22 @@ class CandidateChecker:
                              "severity": severities, "rule": rule.name})
 
 
+def factorize(series: pd.Series) -> tuple[np.ndarray, list]:
+    """(codes, distinct values) of a column, -1 for missing. Text is compared as Python
+    strings: pandas' own factorize treats text up to a NUL character as equal ('0.5' and
+    '0.5\\x00'), which would let a bad cell hide behind a good one."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(np.int64), list(series.cat.categories)
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        return codes, list(uniques)
+    index: dict = {}
+    codes = np.fromiter((-1 if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                         else index.setdefault(v, len(index)) for v in series.to_numpy(object)),
+                        dtype=np.int64, count=len(series))
+    return codes, list(index)
+
+
 def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=_PIECE_COLUMNS)
 
@@ -193,7 +209,7 @@ class _Texts:
                 self._cache[column] = (np.zeros(len(self.frame), dtype=np.int64), [""])
             else:
                 series = self.frame[column]
-                codes, uniques = pd.factorize(series, use_na_sentinel=True)
+                codes, uniques = factorize(series)
                 if pd.api.types.is_numeric_dtype(series.dtype) \
                         and not pd.api.types.is_bool_dtype(series.dtype):
                     texts = [_number_text(float(u)) for u in uniques]
