@@ -37,7 +37,6 @@ from screen.data.schema import COLUMN_BY_NAME, FORMULATION_COLUMNS, SYSTEM_REQUI
 CHECKED_COLUMNS = FORMULATION_COLUMNS
 PROBLEM_COLUMNS = ("candidate_id", "file", "row", "column", "value", "reason", "severity",
                    "rule")
-_PIECE_COLUMNS = ["position", "column", "value", "reason", "severity", "rule"]
 
 
 class CandidateChecker:
@@ -64,14 +63,14 @@ class CandidateChecker:
         Columns of the schema are checked, others (``candidate_id``, ``extra_*``) carried.
         """
         texts = _Texts(frame)
-        pieces: list[pd.DataFrame] = []
+        pieces: list[pd.DataFrame | None] = []
         for column in frame.columns:
             if column in COLUMN_BY_NAME:
                 pieces.append(self._column_problems(frame[column], column))
         for rule in ROW_RULES:
             if self.context.mode in rule.modes:
                 pieces.append(self._rule_problems(rule, texts))
-        found = [p for p in pieces if len(p)]
+        found = [p for p in pieces if p is not None]
         if not found:
             return pd.DataFrame(columns=list(PROBLEM_COLUMNS))
         out = pd.concat(found, ignore_index=True).sort_values("position", kind="mergesort")
@@ -94,7 +93,7 @@ class CandidateChecker:
         return out
 
     # ---------------------------------------------------------------- per column
-    def _column_problems(self, series: pd.Series, column: str) -> pd.DataFrame:
+    def _column_problems(self, series: pd.Series, column: str) -> pd.DataFrame | None:
         spec = COLUMN_BY_NAME[column]
         if spec.kind == "number" and pd.api.types.is_numeric_dtype(series.dtype) \
                 and not pd.api.types.is_bool_dtype(series.dtype):
@@ -112,7 +111,7 @@ class CandidateChecker:
                 values.append(np.array([texts[code]] * len(where), dtype=object))
                 reasons.append(np.array([message] * len(where), dtype=object))
         if not rows:
-            return _empty()
+            return None
         rule = "component" if spec.kind == "component" else spec.kind
         return pd.DataFrame({"position": np.concatenate(rows), "column": column,
                              "value": np.concatenate(values), "reason": np.concatenate(reasons),
@@ -127,7 +126,7 @@ class CandidateChecker:
         return self._messages[key]
 
     @staticmethod
-    def _numeric_problems(values: np.ndarray, column: str) -> pd.DataFrame:
+    def _numeric_problems(values: np.ndarray, column: str) -> pd.DataFrame | None:
         spec = COLUMN_BY_NAME[column]
         finite = np.isfinite(values)
         bad = ~finite & ~np.isnan(values)
@@ -138,6 +137,8 @@ class CandidateChecker:
         if spec.integer:
             bad |= finite & (values != np.round(values))
         rows = np.flatnonzero(bad)
+        if not len(rows):
+            return None
         texts = [_number_text(v) for v in values[rows]]
         reasons = [number_problem(spec, "inf" if math.isinf(v) else repr(float(v)))
                    for v in values[rows]]
@@ -147,8 +148,8 @@ class CandidateChecker:
                              "severity": "error", "rule": "number"})
 
     # ---------------------------------------------------------------- across columns
-    def _rule_problems(self, rule, texts: _Texts) -> pd.DataFrame:
-        codes, combos = texts.combinations(rule.columns)
+    def _rule_problems(self, rule, texts: _Texts) -> pd.DataFrame | None:
+        codes, combos = texts.combinations(rule.columns, rule.blank_only)
         rows, columns, values, reasons, severities = [], [], [], [], []
         for code, combo in enumerate(combos):
             key = (rule.name, combo)
@@ -165,7 +166,7 @@ class CandidateChecker:
                 reasons += [message] * len(where)
                 severities += [severity] * len(where)
         if not rows:
-            return _empty()
+            return None
         return pd.DataFrame({"position": np.concatenate(rows), "column": columns,
                              "value": np.concatenate(values), "reason": reasons,
                              "severity": severities, "rule": rule.name})
@@ -187,10 +188,6 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, list]:
     return codes, list(index)
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=_PIECE_COLUMNS)
-
-
 def _number_text(value: float) -> str:
     return "" if value != value else repr(float(value))
 
@@ -200,7 +197,7 @@ class _Texts:
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
-        self._cache: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._cache: dict = {}
 
     def codes(self, column: str) -> tuple[np.ndarray, list[str]]:
         """Per-row codes into the distinct texts of ``column`` (absent: one blank text)."""
@@ -224,17 +221,30 @@ class _Texts:
         codes, texts = self.codes(column)
         return np.asarray(texts, dtype=object)[codes]
 
-    def combinations(self, columns: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-        """Per-row codes into the distinct combinations of ``columns`` (as texts)."""
-        parts = [self.codes(c) for c in columns]
+    def blanks(self, column: str) -> tuple[np.ndarray, list[str]]:
+        """Per-row codes into ('', 'given'): whether the cell is blank."""
+        if ("blank?", column) not in self._cache:
+            codes, texts = self.codes(column)
+            given = np.array([bool(t.strip()) for t in texts], dtype=np.int64)
+            self._cache[("blank?", column)] = (given[codes], ["", "given"])
+        return self._cache[("blank?", column)]
+
+    def combinations(self, columns: tuple[str, ...], blank_only: bool = False
+                     ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """Per-row codes into the distinct combinations of ``columns`` (as texts; with
+        ``blank_only``, '' or 'given')."""
+        parts = [self.blanks(c) if blank_only else self.codes(c) for c in columns]
         if len(parts) == 1:
             codes, texts = parts[0]
             return codes, [(t,) for t in texts]
-        stacked = np.stack([codes for codes, _ in parts], axis=1)
-        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        combos = [tuple(texts[i] for (_, texts), i in zip(parts, row, strict=True))
-                  for row in unique]
-        return inverse.reshape(-1), combos
+        key = np.zeros(len(self.frame), dtype=np.int64)
+        for codes, texts in parts:  # pairwise, so the combined key never overflows
+            key, _ = pd.factorize(key * len(texts) + codes)
+        n = int(key.max()) + 1 if len(key) else 0
+        first = np.empty(n, dtype=np.int64)
+        first[key[::-1]] = np.arange(len(key) - 1, -1, -1)  # the first row of each combination
+        combos = [tuple(texts[codes[row]] for codes, texts in parts) for row in first]
+        return key, combos
 
 
 def to_problems(found: pd.DataFrame) -> list[Problem]:

@@ -179,12 +179,15 @@ Finding = tuple[str, str, Severity]  # (column, message, severity)
 @dataclass(frozen=True)
 class RowRule:
     """A check of several columns of one row. ``check(cells, context)`` gets the stripped text
-    of ``columns`` ('' when blank or absent) and returns findings."""
+    of ``columns`` ('' when blank or absent) and returns findings. ``blank_only``: the rule
+    only asks whether a cell is blank (it then gets '' or a placeholder text), so it is
+    evaluated once per pattern of blanks instead of once per distinct combination."""
 
     name: str
     columns: tuple[str, ...]
     check: Callable[[Cells, RuleContext], list[Finding]]
     modes: tuple[Mode, ...] = ("dataset", "systems")
+    blank_only: bool = False
 
 
 def _required(cells: Cells, context: RuleContext) -> list[Finding]:
@@ -332,10 +335,11 @@ def _efficiency_fraction(cells: Cells, context: RuleContext) -> list[Finding]:
 
 
 ROW_RULES: tuple[RowRule, ...] = (
-    RowRule("required", SYSTEM_REQUIRED + PROVENANCE_REQUIRED, _required),
-    RowRule("overpotential", ("overpotential_V", "overpotential_kind"), _overpotential),
+    RowRule("required", SYSTEM_REQUIRED + PROVENANCE_REQUIRED, _required, blank_only=True),
+    RowRule("overpotential", ("overpotential_V", "overpotential_kind"), _overpotential,
+            blank_only=True),
     RowRule("cycle_life", ("cycle_life_h", "cycle_life_cycles", "cycle_life_censored"),
-            _censored),
+            _censored, blank_only=True),
     RowRule("passivation", ("passivation", "passivation_evidence", "passivation_basis"),
             _passivation),
     RowRule("additive_amount", ("additive", "additive_conc_M"), _additive_amount),
@@ -344,7 +348,7 @@ ROW_RULES: tuple[RowRule, ...] = (
     RowRule("repeated_solvent", ("solvent",), _repeated("solvent")),
     RowRule("repeated_additive", ("additive",), _repeated("additive")),
     RowRule("cathode", ("cathode", "cell_type"), _cathode),
-    RowRule("measured", MEASURED_COLUMNS, _measured, modes=("dataset",)),
+    RowRule("measured", MEASURED_COLUMNS, _measured, modes=("dataset",), blank_only=True),
     RowRule("metal_coating", ("metal", "coating"), _metal_coating),
     RowRule("salt", ("salt", "metal", "anion"), _salt),
     RowRule("efficiency_fraction", ("coulombic_efficiency_pct",), _efficiency_fraction),
