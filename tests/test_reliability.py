@@ -210,18 +210,24 @@ def test_enumerate_does_not_replace_a_csv_with_parquet(tmp_path):
     ("rank", "--report", "r.pdf", ".html, .htm"),
     ("featurize", "--out", "f.xlsx", ".parquet, .pq, .csv"),
     ("design", "--out", "pareto.xlsx", ".csv"),
+    ("design", "--plot", "front.svg", ".png"),
+    ("tune", "--out", "best.yaml", ".toml"),
     ("data", "--report", "problems.txt", ".csv"),
 ])
 def test_a_wrong_suffix_fails_at_once_naming_the_accepted_ones(tmp_path, verb, option, name,
                                                                 accepted):
     """With a store that does not exist: the output is refused first, before any model is
     looked for (and no store file is created)."""
+    from screen.learn.config import default_config_path
+
     path = write(tmp_path / "c.csv", GOOD)
     store = f"sqlite:///{tmp_path / 'no-store' / 'mlflow.db'}"
     args = {"predict": ["predict", path, "--tracking-uri", store],
             "rank": ["rank", path, "--tracking-uri", store],
             "featurize": ["featurize", path],
             "design": ["design", "--tracking-uri", store],
+            "tune": ["tune", "--config", default_config_path("passivation"), "--trials", "1",
+                     "--storage", tmp_path / "journal.log", "--tracking-uri", store],
             "data": ["data", "validate", path, "--mode", "systems"]}[verb]
     if option == "--report" and verb == "rank":
         args += ["--out", tmp_path / "r.csv"]
@@ -431,20 +437,23 @@ def test_featurize_on_error_nan_names_the_column_and_still_writes_every_row(tmp_
     are listed with their column; a radical the featurizer could compute is refused too."""
     path = write(tmp_path / "x.csv", [*GOOD, "Mg,,[H-],0.5,DME,,none,,none,,symmetric,1,1,25",
                                       "Mg,,TFSX,0.5,DME,,none,,none,,symmetric,1,1,25",
-                                      "Mg,,TFSI,0.5,[CH3],,none,,none,,symmetric,1,1,25"])
+                                      "Mg,,TFSI,0.5,[CH3],,none,,none,,symmetric,1,1,25",
+                                      "Mg,,TFSI,0.5,DME,,TFSX,,none,,symmetric,1,1,25"])
     out = tmp_path / "f.parquet"
     result = run("featurize", path, "--out", out, "--on-error", "nan")
     assert result.exit_code == 0, result.output
     lines = [" ".join(line.split()) for line in result.output.split("\n  column ")[1:]]
-    assert "3 component(s) could not be featurized" in text_of(result)
+    assert "4 component(s) could not be featurized" in text_of(result)
     assert lines[0].startswith("'anion', value '[H-]' (row(s) 5): the anion is a single atom")
     assert lines[1].startswith("'anion', value 'TFSX' (row(s) 6): unknown anion 'TFSX'")
     assert lines[2].startswith("'solvent', value '[CH3]' (row(s) 7): the solvent SMILES has 1 "
                                "unpaired electron(s)")
+    # the same bad name as an additive is listed on its own (it once hid the anion's line)
+    assert lines[3].startswith("'additive', value 'TFSX' (row(s) 8): unknown solvent 'TFSX'")
     features = pd.read_parquet(out)
     anion = [c for c in features.columns if c.startswith("anion__")]
     solvent = [c for c in features.columns if c.startswith("solvent__")]
-    assert features["row"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert features["row"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     assert features.loc[4:5, anion].isna().all(axis=None)
     assert features.loc[6, solvent].isna().all() and features.loc[6, anion].notna().any()
     assert features.loc[:3, anion + solvent].notna().any(axis=None)
@@ -680,3 +689,17 @@ def test_whatever_validates_featurizes_and_predicts(tmp_path_factory, fast_model
 
     check()
     assert accepted  # the property was exercised on accepted tables, not only refused ones
+
+
+def test_tune_refuses_to_write_its_best_config_over_its_config(tmp_path):
+    from screen.learn.config import default_config_path
+
+    config = tmp_path / "passivation.toml"
+    config.write_bytes(default_config_path("passivation").read_bytes())
+    before = files_of(tmp_path)
+    result = run("tune", "--config", config, "--trials", "1", "--out", config, "--storage",
+                 tmp_path / "journal.log", "--tracking-uri",
+                 f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert result.exit_code == 1
+    assert f"{config} (--out): is the input file {config}" in text_of(result)
+    assert files_of(tmp_path) == before
