@@ -39,9 +39,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from featurizers.base import ComponentFeaturizer, FeaturizationError, OnError
+from featurizers.base import ComponentFeaturizer, FeaturizationError, OnError, structure_key
 from featurizers.blocks import CONDITIONS_GROUP, SYSTEM_BLOCK, BlockSpec, component_blocks
-from screen.data.components import ComponentLibrary, is_none
+from screen.data.components import ComponentLibrary, UnknownComponent, is_none
 from screen.data.schema import CELL_TYPES, METALS
 from screen.data.structures import ElementChecker
 
@@ -98,8 +98,9 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
         The component blocks, in output order (default: every registered block,
         :func:`featurizers.blocks.component_blocks`); the ``system`` block always follows.
     library, cache_dir, use_cache, on_error
-        Passed to the component featurizers. After ``transform``, ``errors_`` maps failed
-        components to the reason (only with ``on_error='nan'``).
+        Passed to the component featurizers. After ``transform`` (only with
+        ``on_error='nan'``), ``failures_`` maps (column, component as written) of each failed
+        component to the reason, and ``errors_`` maps the component to the reason.
     """
 
     def __init__(self, blocks: tuple[BlockSpec, ...] | None = None,
@@ -129,6 +130,10 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = np.asarray(names, dtype=object)
         self.checker_ = ElementChecker(self.library_)
         self.errors_: dict[str, str] = {}
+        self.failures_: dict[tuple[str, str], str] = {}
+        # the same featurizers, always raising: they tell what a component's failure is
+        self.strict_ = {id(f): type(f)(**{**kwargs, "on_error": "raise"}).fit()
+                        for f in shared.values()}
         return self
 
     @property
@@ -154,6 +159,27 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
         """Feature matrix (n_rows, n_features), float32."""
         return self.featurize_frame(X)
 
+    def component_problem(self, kind: str, text: str) -> str | None:
+        """Why one written component (a single name, SMILES or formula) cannot be featurized
+        by the blocks that read components of ``kind``, or None.
+
+        This is the featurization check of :data:`screen.data.rules.ComponentCheck`: the
+        features are computed now (through the cache, so a later :meth:`transform` reuses
+        them) and any failure (GFN2-xTB, 3D embedding, missing element data) is returned as
+        the featurizer's message.
+        """
+        check_is_fitted(self, "strict_")
+        for featurizer in {id(f): f for f in self.featurizers_.values()
+                           if f.kind == kind}.values():
+            strict = self.strict_[id(featurizer)]
+            try:
+                component = strict.resolve(text)
+                key = structure_key(component)
+                strict.featurize_components({key: component}, {key: text})
+            except (UnknownComponent, FeaturizationError) as exc:
+                return str(exc)
+        return None
+
     def featurize_frame(self, X: pd.DataFrame, progress: Progress | None = None) -> np.ndarray:
         """:meth:`transform` with a ``progress(block_name)`` callback after each block."""
         check_is_fitted(self, "feature_names_out_")
@@ -163,13 +189,18 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
         if missing:
             raise ValueError(f"missing required column(s) {', '.join(missing)}; a system table "
                              f"needs {', '.join(REQUIRED_COLUMNS)}")
-        self.errors_ = {}
+        self.errors_, self.failures_ = {}, {}
         n = len(X)
         out = np.empty((n, len(self.feature_names_out_)), dtype=np.float32)
         col = 0
         counts = {"n_solvents": np.full(n, np.nan), "additive_present": np.full(n, np.nan)}
         for block in self.blocks_:
+            featurizer = self.featurizers_[block.name]
+            featurizer.errors_ = {}
             values, count = self._block(block, X)
+            for name, reason in featurizer.errors_.items():
+                self.failures_[(block.column, name)] = reason
+                self.errors_[name] = reason
             if block.combine == "mixture":
                 counts["n_solvents"] = count
             elif block.combine == "additive":
@@ -177,8 +208,6 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
             col = self._put(out, col, values, progress, block.name)
         system = self._system_block(X, counts["additive_present"], counts["n_solvents"])
         self._put(out, col, system, progress, CONDITIONS_GROUP)
-        for featurizer in self.featurizers_.values():
-            self.errors_.update(featurizer.errors_)
         return out
 
     # ------------------------------------------------------------------ blocks
@@ -227,6 +256,7 @@ class SystemFeaturizer(TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise FeaturizationError(f"{block.column} {components!r}: {exc}") from None
                 self.errors_[f"{components}|{ratio_text}"] = str(exc)
+                self.failures_[(ratio_column or block.column, ratio_text)] = str(exc)
                 continue
             table[i, :width] = weights @ np.vstack([vectors[p] for p in parts])
             table[i, width] = len(parts)
@@ -316,3 +346,4 @@ def _numeric(X: pd.DataFrame, column: str) -> np.ndarray:
         return pd.to_numeric(text, errors="raise").to_numpy(dtype=float)
     except (ValueError, TypeError) as exc:
         raise FeaturizationError(f"column {column!r}: {exc}") from None
+

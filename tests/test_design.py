@@ -182,8 +182,8 @@ def test_missing_models_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli_app(), ["design", "--trials", "5", "--tracking-uri", empty,
                                             "--out", str(tmp_path / "p.csv")])
     assert result.exit_code == 1
-    assert "train first" in result.output
-    assert not (tmp_path / "p.csv").exists()
+    assert "Train the models first" in result.output
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "empty.db").exists()
 
 
 def test_shipped_config_loads():

@@ -27,11 +27,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
+from featurizers.check import featurization_check
 from screen.cli import app
 from screen.data.dataset import check_file, load_table
 from screen.data.io import atomic_write_csv, neutralize_formulas, read_table
 from screen.data.paths import INTERFACES_FILE, dataset_file
-from screen.data.problems import DataValidationError
+from screen.data.problems import DataValidationError, errors_of
 from screen.data.schema import COLUMN_BY_NAME, COLUMN_NAMES, SYSTEM_REQUIRED
 from screen.data.validation import to_typed_frame, validate
 
@@ -215,9 +216,10 @@ def test_validate_any_file_ends_in_success_or_clear_error(data, mode):
         path.write_bytes(data)
         report = tmp / "report.csv"
         result = run("data", "validate", path, "--mode", mode, "--report", report)
-        raw, problems = check_file(path, mode=mode)
+        raw, problems = check_file(path, mode=mode, component_check=featurization_check())
         if result.exit_code == 0:
-            assert "no problems" in result.output and problems == []
+            assert errors_of(problems) == []
+            assert ("no problems" in result.output) == (problems == [])  # else: warnings
             typed = load_table(path, mode=mode)  # anything that validates can be typed
             assert len(typed) == len(raw) >= 1
             for name, spec in COLUMN_BY_NAME.items():
@@ -227,7 +229,7 @@ def test_validate_any_file_ends_in_success_or_clear_error(data, mode):
         else:
             assert_clear_failure(result, path)
             assert result.exit_code == 1
-            assert count_problems(result.output) == len(problems) >= 1
+            assert count_problems(result.output) == len(errors_of(problems)) >= 1
         written = assert_spreadsheet_safe(report)  # written whether or not there are problems
         assert len(written) == len(problems)
         assert [r["row"] for r in written] == ["" if p.row is None else str(p.row)
@@ -468,7 +470,8 @@ def test_unwritable_report_is_a_clear_error(tmp_path):
     result = run("data", "validate", path, "--mode", "systems", "--report",
                  tmp_path / "report.csv")
     assert result.exit_code == 1
-    assert f"{tmp_path / 'report.csv'}: cannot write or read: is a directory" in result.output
+    assert f"{tmp_path / 'report.csv'} (--report): is a directory; give a file name" \
+        in result.output
     assert leftovers(tmp_path, {"ok.csv", "report.csv"}) == []
 
 
@@ -503,15 +506,16 @@ def test_featurize_ends_in_a_complete_file_or_a_clear_error(dataset_features, ta
     header, rows = table
     with scratch() as tmp:
         path = write_rows(tmp / "systems.csv", header, rows)
-        _, problems = check_file(path, mode="systems")
+        _, problems = check_file(path, mode="systems", component_check=featurization_check())
+        problems = errors_of(problems)
         out = tmp / "features.parquet"
         result = run("featurize", path, "--out", out, "--on-error", on_error)
         if result.exit_code == 0:
             features = pd.read_parquet(out)
             assert features["row"].tolist() == list(range(1, len(rows) + 1))
             assert features.shape[1] == dataset_features.matrix.shape[1] + 1
-            only_unknown = all(p.message.startswith("unknown") for p in problems)
-            assert problems == [] or (on_error == "nan" and only_unknown)
+            only_components = all(p.rule == "component" for p in problems)
+            assert problems == [] or (on_error == "nan" and only_components)
         else:
             assert_clear_failure(result, path)
             assert not out.exists()
@@ -526,10 +530,13 @@ def test_featurize_component_that_xtb_cannot_handle(tmp_path, dataset_features):
     out = tmp_path / "f.parquet"
     result = run("featurize", path, "--out", out)
     assert result.exit_code == 1 and not out.exists()
-    assert f"{path}: solvent '[H]': XTBError: GFN2-xTB failed" in result.output
+    assert (f"{path}, row 1 (line 2), column 'solvent', value '[H]': the solvent is a single "
+            "atom (H)") in " ".join(result.output.split())
     result = run("featurize", path, "--out", out, "--on-error", "nan")
     assert result.exit_code == 0, result.output
-    assert "1 component(s) could not be featurized (NaN written)" in result.output
+    text = " ".join(result.output.split())
+    assert "1 component(s) could not be featurized (NaN written in their rows)" in text
+    assert "column 'solvent', value '[H]' (row(s) 1): the solvent is a single atom (H)" in text
     features = pd.read_parquet(out)
     solvent = [c for c in features.columns if c.startswith("solvent__")]
     assert features.loc[0, solvent].isna().all() and features.loc[1, solvent].notna().any()
@@ -542,7 +549,7 @@ def test_featurize_output_that_is_a_directory(tmp_path, dataset_features):
     (tmp_path / "out").mkdir()
     result = run("featurize", path, "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert f"{tmp_path / 'out'}: cannot write or read: is a directory" in result.output
+    assert f"{tmp_path / 'out'} (--out): is a directory; give a file name" in result.output
     assert leftovers(tmp_path, {"ok.csv", "out"}) == []
 
 
@@ -553,7 +560,8 @@ def test_file_names_with_rich_markup_are_printed_as_written(tmp_path, dataset_fe
     path.write_text(f"{SYSTEM_HEADER}\nMg,TFSI,DME,none,0.5,0.1\n", encoding="utf-8")
     result = run("data", "validate", path, "--mode", "systems")
     assert result.exit_code == 0 and f"{path}: 1 rows, no problems" in result.output
-    out = folder / "[/red]f.parquet"
+    out = folder / "[/red]f.parquet"  # in the folder '[' (outputs go to existing folders)
+    out.parent.mkdir()
     result = run("featurize", path, "--out", out)
     assert result.exit_code == 0 and f"{out}: 1 rows x " in result.output
 
@@ -578,7 +586,8 @@ def test_predict_ends_in_complete_predictions_or_a_clear_error(model_store, tabl
     header, rows = table
     with scratch() as tmp:
         path = write_rows(tmp / "systems.csv", header, rows)
-        _, problems = check_file(path, mode="systems")
+        _, problems = check_file(path, mode="systems", component_check=featurization_check())
+        problems = errors_of(problems)
         out = tmp / "pred.csv"
         result = run("predict", path, "--out", out, "--tracking-uri", model_store)
         if problems:
@@ -614,22 +623,25 @@ def test_predict_output_neutralizes_injected_text(model_store, tmp_path):
     ("Mg,TFSI,tetrahydrofuranne,none", "unknown solvent 'tetrahydrofuranne'"),
     ("Mg,TFSI,DME,unobtainium", "unknown coating 'unobtainium'"),
     ("Li,TFSI,DME,none", "value 'Li': not an accepted value"),
-    ("Mg,TFSI,[H],none", "solvent '[H]': XTBError: GFN2-xTB failed"),
-    ("Mg,[H-],DME,none", "anion '[H-]': XTBError: GFN2-xTB failed"),
-    ("Mg,TFSI,DME,He", "coating 'He' (phase 'He'): Magpie has no data for element He"),
-    ("Mg,TFSI,[U],none", "No support for elements with Z >86"),
+    ("Mg,TFSI,[H],none", "column 'solvent', value '[H]': the solvent is a single atom (H)"),
+    ("Mg,TFSI,[CH3],none", "column 'solvent', value '[CH3]': the solvent SMILES has 1 "
+     "unpaired electron(s) (a radical)"),
+    ("Mg,[H-],DME,none", "column 'anion', value '[H-]': the anion is a single atom (H)"),
+    ("Mg,TFSI,DME,He", "column 'coating', value 'He': coating 'He' (phase 'He'): Magpie has "
+     "no data for element He"),
+    ("Mg,TFSI,[U],none", "column 'solvent', value '[U]': the solvent SMILES contains U "
+     "(Z > 86)"),
     ("", "no data rows"),
 ], ids=["unknown anion", "unknown solvent", "unknown coating", "unknown metal",
-        "xtb fails on solvent", "xtb fails on anion", "no element data for coating",
-        "element beyond Rn",
-        "header only"])
+        "single atom solvent", "radical solvent", "single atom anion",
+        "no element data for coating", "element beyond Rn", "header only"])
 def test_predict_unknown_or_unfeaturizable_component(model_store, tmp_path, body, expected):
     path = tmp_path / "c.csv"
     path.write_text(f"metal,anion,solvent,coating\n{body}\n", encoding="utf-8")
     out = tmp_path / "pred.csv"
     result = run("predict", path, "--out", out, "--tracking-uri", model_store)
     assert result.exit_code == 1, result.output
-    assert expected in result.output and str(path) in result.output
+    assert expected in " ".join(result.output.split()) and str(path) in result.output
     assert leftovers(tmp_path, {"c.csv"}) == []
 
 

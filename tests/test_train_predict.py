@@ -151,8 +151,10 @@ def test_cli_predict_without_models_is_a_clear_error(tmp_path, interfaces_path):
     result = CliRunner().invoke(app, ["predict", str(interfaces_path), "--out",
                                       str(tmp_path / "p.csv"), "--tracking-uri",
                                       f"sqlite:///{tmp_path / 'empty.db'}"])
-    assert result.exit_code == 1 and "Train one first" in result.output
-    assert not (tmp_path / "p.csv").exists()
+    assert result.exit_code == 1 and "Train the models first" in result.output
+    assert f"missing: there is no store file {tmp_path / 'empty.db'}" in " ".join(
+        result.output.split())
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "empty.db").exists()
 
 
 def test_cli_predict_missing_column(store, tmp_path):

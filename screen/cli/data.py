@@ -4,40 +4,81 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli.options import InputCsv, ModeOption, OptionalInputCsv, ReportOption, parse_mode
+from screen.cli.options import (
+    ForceOption,
+    InputCsv,
+    ModeOption,
+    OptionalInputCsv,
+    ReportOption,
+    parse_mode,
+)
 
 app = typer.Typer(help="Check and describe interface data tables.", no_args_is_help=True)
 
 
 @app.command("validate")
 def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
-                 report: ReportOption = None) -> None:
+                 report: ReportOption = None, force: ForceOption = False) -> None:
     """Check FILE against the interfaces schema; list every problem with row, column and value.
 
-    Exits 0 when the file is clean, 1 when it has problems.
+    Components outside the library (SMILES, formulas) are featurized once to check that they
+    can be (the features are cached for featurize, predict and rank). Exits 0 when the file
+    has no errors (warnings are listed), 1 when it has errors.
     """
     import pandas as pd
     from rich.console import Console
     from rich.markup import escape
 
+    from featurizers.check import featurization_check
     from screen.cli.errors import reported_errors
+    from screen.cli.render import print_problems
+    from screen.data.components import ComponentLibrary
     from screen.data.dataset import check_file
     from screen.data.io import atomic_write_csv
-    from screen.data.problems import DataValidationError
+    from screen.data.outputs import Output, OutputPlan
+    from screen.data.problems import errors_of
 
     console = Console()
     with reported_errors(console):
-        raw, problems = check_file(file, mode=parse_mode(mode))
+        plan = OutputPlan([Output(report, "--report", (".csv",))] if report else [],
+                          inputs=[file], force=force).check()
+        library = ComponentLibrary.load()
+        raw, problems = check_file(file, library, mode=parse_mode(mode),
+                                   component_check=featurization_check(library))
         if report is not None:
-            atomic_write_csv(pd.DataFrame(
-                [(p.file, p.row, None if p.row is None else p.row + 1, p.column, p.value,
-                  p.message) for p in problems],
-                columns=["file", "row", "line", "column", "value", "message"],
-            ).astype({"row": "Int64", "line": "Int64"}), report)  # 7, not 7.0, beside blanks
-        if problems:
-            raise DataValidationError(problems)
-    console.print(f"[green]{escape(str(file))}: {len(raw)} rows, no problems[/green]",
-                  soft_wrap=True)
+            with plan.staged() as staged:
+                atomic_write_csv(pd.DataFrame(
+                    [(p.file, p.row, None if p.row is None else p.row + 1, p.column, p.value,
+                      p.message, p.severity) for p in problems],
+                    columns=["file", "row", "line", "column", "value", "message", "severity"],
+                ).astype({"row": "Int64", "line": "Int64"}), staged["--report"])  # 7, not 7.0
+        print_problems(console, problems)
+        errors = errors_of(problems)
+        n_warnings = len(problems) - len(errors)
+        warned = f", {n_warnings} warning(s)" if n_warnings else ""
+        if errors:
+            console.print(f"[red]{len(errors)} problem(s)[/red]{warned}")
+            if mode == "dataset" and _looks_like_systems(errors):
+                console.print(f"hint: {file} has no provenance columns (source, location), "
+                              "as a table of systems to featurize, predict or rank: check it "
+                              f"with `mgscreen data validate {file} --mode systems`",
+                              markup=False, soft_wrap=True)
+            raise typer.Exit(1)
+    if n_warnings:
+        console.print(f"[yellow]{escape(str(file))}: {len(raw)} rows, no errors, "
+                      f"{n_warnings} warning(s)[/yellow]", soft_wrap=True)
+    else:
+        console.print(f"[green]{escape(str(file))}: {len(raw)} rows, no problems[/green]",
+                      soft_wrap=True)
+
+
+def _looks_like_systems(problems) -> bool:
+    """The only header problems are the missing provenance columns of a data set."""
+    from screen.data.schema import PROVENANCE_REQUIRED
+
+    header = [p for p in problems if p.row is None]
+    return bool(header) and all(p.column in PROVENANCE_REQUIRED and "missing" in p.message
+                                for p in header)
 
 
 @app.command("info")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption, parse_model_uris
+from screen.cli.options import ForceOption, TrackingUriOption, parse_model_uris
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Design config (default: experiments/design.toml).")]
@@ -38,7 +38,8 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
            out: OutOption = Path("pareto.csv"), plot: PlotOption = None,
            chloride_free: ChlorideOption = None, in_domain_only: DomainOption = None,
            max_interval_width: WidthOption = None, tracking_uri: TrackingUriOption = None,
-           model_uri: ModelUriOption = None, show: ShowOption = 15) -> None:
+           model_uri: ModelUriOption = None, show: ShowOption = 15,
+           force: ForceOption = False) -> None:
     """Search the formulation space (anion, solvent + co-solvent, additive, coating,
     concentrations) with NSGA-II for low overpotential, long cycle life and low
     p_passivating, and write the constrained Pareto set with predictions and intervals."""
@@ -50,10 +51,11 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     from screen.cli.errors import reported_errors
     from screen.data.components import ComponentLibrary
     from screen.learn.predict import load_models
-    from screen.learn.tracking import Store
+    from screen.learn.tracking import Store, check_readable
     from screen.screening.design import (
         check_config,
         load_design_config,
+        output_plan,
         run_design,
         write_outputs,
     )
@@ -67,18 +69,15 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
             trials=trials, seed=seed, chloride_free=chloride_free,
             in_domain_only=in_domain_only, max_interval_width_V=max_interval_width)
         check_config(cfg, cfg.source)
+        plan = output_plan(out, plot, config, force).check()
+        check_readable(store)
         library = ComponentLibrary.load()
-        try:
-            models = load_models(store, uris)
-        except LookupError as exc:
-            console.print(f"{exc}\nNo champion models: train first (`mgscreen train --all`).",
-                          markup=False)
-            raise typer.Exit(1) from None
+        models = load_models(store, uris)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("design trials", total=cfg.trials)
             result = run_design(cfg, models, library,
                                 progress=lambda done, total: bar.update(task, completed=done))
-        write_outputs(result, out, plot)
+        write_outputs(result, out, plot, plan)
     pareto = result.pareto
     n_feasible = int(result.trials["feasible"].sum()) if not result.trials.empty else 0
     console.print(f"{len(result.trials)} trials evaluated ({result.n_failed} failed), "

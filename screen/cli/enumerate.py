@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from screen.cli.options import ForceOption
+
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Enumeration config (default: experiments/enumerate.toml).")]
 OutOption = Annotated[Path, typer.Option(
@@ -44,7 +46,8 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
                          include: IncludeOption = None, exclude: ExcludeOption = None,
                          max_candidates: MaxOption = 20_000_000,
                          chunk_rows: ChunkOption = 100_000,
-                         rows_per_file: RowsPerFileOption = 2_000_000) -> None:
+                         rows_per_file: RowsPerFileOption = 2_000_000,
+                         force: ForceOption = False) -> None:
     """Enumerate every distinct candidate (metal, anion, salt concentration, solvent or
     binary mixture with ratio, additive, coating, test condition) of the config and write
     them as Parquet for `mgscreen rank`."""
@@ -52,11 +55,14 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
     from rich.table import Table
     from rich.text import Text
 
+    from featurizers.check import featurization_check
     from screen.cli.errors import reported_errors
     from screen.data.components import ComponentLibrary
+    from screen.data.outputs import Output, OutputPlan
     from screen.screening.enumeration import (
         build_candidate_space,
         check_enumeration_config,
+        check_space,
         load_enumeration_config,
         sidecar_path,
         write_candidates,
@@ -73,7 +79,8 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
         if any(v is not None for v in flags.values()):
             cfg = cfg.with_overrides(**flags, source=f"{cfg.source} + command-line flags")
         check_enumeration_config(cfg, cfg.source)
-        space = build_candidate_space(cfg, ComponentLibrary.load())
+        library = ComponentLibrary.load()
+        space = build_candidate_space(cfg, library)
         total = space.count()
         table = Table(title=f"candidate axes ({cfg.source})")
         for column in ("axis", "size", "values"):
@@ -83,6 +90,11 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
         console.print(table)
         console.print(f"{total:,} candidates", markup=False)
         _check_size(total, max_candidates)
+        OutputPlan([Output(out, "--out", (".parquet",), directory_ok=True),
+                    Output(out.with_name(out.name + ".json"), "sidecar of --out",
+                           (".json",))], inputs=[config], force=force).check()
+        for line in check_space(space, library, featurization_check(library)):
+            console.print(f"warning: {line}", markup=False, soft_wrap=True, style="yellow")
         columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=console, transient=True) as bar:

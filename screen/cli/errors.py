@@ -1,5 +1,6 @@
 """Turning expected errors (bad data, library, config, too few rows, a component that cannot
-be featurized, a file that cannot be written) into a clear message and exit code 1;
+be featurized, an output path that cannot be used or a file that cannot be written, a model
+that cannot be loaded from the store) into a clear message and exit code 1;
 SIGTERM into a clean exit (status 143) that runs the same clean-up as Ctrl-C (status 130);
 and output streams that never fail on characters the terminal cannot encode."""
 
@@ -28,6 +29,7 @@ def reported_errors(console: Console) -> Iterator[None]:
     from screen.cli.render import print_problems
     from screen.data.components import LibraryError
     from screen.data.config import ConfigError
+    from screen.data.outputs import OutputError
     from screen.data.problems import DataValidationError
     from screen.learn.modeling_data import TooFewRowsError
 
@@ -40,8 +42,15 @@ def reported_errors(console: Console) -> Iterator[None]:
     except LibraryError as exc:
         console.print(f"component library error: {exc}", markup=False)
         raise typer.Exit(1) from None
-    except (ConfigError, TooFewRowsError, FeaturizationError) as exc:
-        console.print(str(exc), markup=False)
+    except (ConfigError, TooFewRowsError, FeaturizationError, OutputError) as exc:
+        console.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except LookupError as exc:  # the model store (imported only now: it loads MLflow)
+        from screen.learn.tracking.access import ModelStoreError
+
+        if not isinstance(exc, ModelStoreError):
+            raise
+        console.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except OSError as exc:  # an output path that is a directory, a full disk, no permission
         # os.replace(tmp, out) names the temporary file first and the destination second

@@ -43,3 +43,6 @@ def parse_model_uris(items: list[str] | None) -> dict[str, str]:
                                      f"{', '.join(target_names())}", param_hint="--model-uri")
         uris[target] = uri
     return uris
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Replace an existing output file even if it is of another kind (e.g. a "
+                    "Parquet file by a CSV).")]

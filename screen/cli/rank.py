@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption, parse_model_uris
+from screen.cli.options import ForceOption, TrackingUriOption, parse_model_uris
 from screen.cli.predict import ModelUriOption
 
 CandidatesArg = Annotated[Path, typer.Argument(
@@ -54,19 +54,23 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
          scheduler: SchedulerOption = None, workers: WorkersOption = None,
          partition_rows: PartitionOption = None, skip_invalid: SkipOption = False,
          rejects: RejectsOption = None, report: ReportOption = None,
-         model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None) -> None:
+         model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None,
+         force: ForceOption = False) -> None:
     """Predict every candidate with the champion models and write the best, ranked by Pareto
     layer and desirability, each with its predictions, rank reasons and nearest measured
     systems."""
     from rich.console import Console
 
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_ranked
+    from screen.cli.render import print_ranked, print_warnings
     from screen.learn.predict import load_models
-    from screen.learn.tracking import Store
+    from screen.learn.tracking import Store, check_readable
+    from screen.screening.candidates import CandidateFileError, check_candidates
     from screen.screening.rank import (
+        ENGINES,
         InvalidCandidates,
         default_workers,
+        output_plan,
         rank_candidates,
         write_outputs,
     )
@@ -85,8 +89,20 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         engine = engine or loaded.engine
+        if engine not in ENGINES:
+            raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
+                                     param_hint="--engine")
+        # everything that can be checked is checked before the models are loaded
+        plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
+                           force=force).check()
         try:
-            models = load_models(store, uris)
+            check_candidates(candidates)
+        except CandidateFileError as exc:
+            console.print(str(exc), markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        check_readable(store)
+        models = load_models(store, uris)
+        try:
             with _progress(console) as advance:
                 result = rank_candidates(
                     candidates, models, settings, engine=engine, scheduler=scheduler,
@@ -101,7 +117,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             console.print(f"{type(exc).__name__}: {exc}", markup=False)
             raise typer.Exit(1) from None
         written = write_outputs(result, out, rejects=rejects, report=report,
-                                candidates=candidates, model_uris=uris)
+                                candidates=candidates, model_uris=uris, plan=plan)
+    print_warnings(console, result.warnings)
     print_ranked(console, result.ranked,
                  [result.settings.spec(n) for n in result.settings.names], limit=20)
     console.print(f"[green]{result.n_candidates:,} candidates ranked "

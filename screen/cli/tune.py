@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption
+from screen.cli.options import ForceOption, TrackingUriOption
 
 ConfigOption = Annotated[Path, typer.Option(
     "--config", help="Experiment config (TOML) with a [tune] search space, e.g. "
@@ -40,7 +40,8 @@ SetOption = Annotated[list[str] | None, typer.Option(
 def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOption = None,
          storage: StorageOption = None, study_name: StudyOption = None, n_jobs: JobsOption = 1,
          out: OutOption = None, retrain: RetrainOption = False,
-         tracking_uri: TrackingUriOption = None, overrides: SetOption = None) -> None:
+         tracking_uri: TrackingUriOption = None, overrides: SetOption = None,
+         force: ForceOption = False) -> None:
     """Tune a target's model with Optuna (resumable; several processes may share a storage)."""
     import contextlib
     import math
@@ -50,6 +51,7 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from screen.cli.errors import reported_errors
+    from screen.data.outputs import Output, OutputPlan
     from screen.learn.config import load_config
     from screen.learn.tracking import Store
     from screen.learn.tune import TuneInterrupted, run_tune
@@ -62,6 +64,8 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     lock = threading.Lock()
     with reported_errors(console):
         cfg = load_config(config, list(overrides or []))
+        out = out or Path.cwd() / f"best_{cfg['target']}.toml"  # the default of run_tune
+        OutputPlan([Output(out, "--out", (".toml",))], inputs=[config], force=force).check()
         progress = Progress(TextColumn("[bold]tune[/bold] {task.description}"), BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                             transient=False)

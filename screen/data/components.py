@@ -45,7 +45,7 @@ COATING_CLASSES = ("alloy", "metal", "carbon", "halide", "fluoride", "oxide", "s
                    "nitride", "polymer", "MOF", "zeolite", "organic", "composite", "none")
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212\u2043"), "-")
-_SALT = re.compile(r"^(?:mg|ca)(?:\[(?P<b>.+)\]|\((?P<p>.+)\)|(?P<s>[a-z].*?))2$")
+_SALT = re.compile(r"^(?P<m>mg|ca)(?:\[(?P<b>.+)\]|\((?P<p>.+)\)|(?P<s>[a-z].*?))2$")
 
 
 class LibraryError(ValueError):
@@ -370,6 +370,16 @@ def _library_component(kind: ComponentKind, row: dict, name: str, where: str) ->
     if not smiles:
         raise LibraryError(f"{where}: needs a smiles")
     return Component(kind, name, name, category, smiles=smiles, charge=charge)
+
+
+def salt_parts(text: str) -> tuple[str, str] | None:
+    """(metal, anion as written) of a salt written ``Mg(X)2``, ``Ca[X]2`` or ``MgX2`` (any case
+    and bracket style, as :meth:`ComponentLibrary.resolve` reads it), e.g. ``Ca(BH4)2`` →
+    ``('Ca', 'bh4')``; None for any other spelling (``APC``, mixtures)."""
+    match = _SALT.match(normalize_name(text))
+    if match is None:
+        return None
+    return match.group("m").capitalize(), match.group("b") or match.group("p") or match.group("s")
 
 
 def is_none(value: str) -> bool:

@@ -10,27 +10,32 @@ import pandas as pd
 from screen.data.components import ComponentLibrary, is_none
 from screen.data.io import read_table
 from screen.data.paths import INTERFACES_FILE, dataset_file
-from screen.data.problems import DataValidationError, Problem
+from screen.data.problems import DataValidationError, Problem, errors_of
+from screen.data.rules import ComponentCheck
 from screen.data.validation import Mode, to_typed_frame, validate
 
 
 def check_file(path: str | Path, library: ComponentLibrary | None = None,
-               mode: Mode = "dataset") -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read and validate a CSV; return (raw string table or None, problems)."""
+               mode: Mode = "dataset", component_check: ComponentCheck | None = None
+               ) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and validate a CSV; return (raw string table or None, problems — errors and
+    warnings). ``component_check``: see :func:`~screen.data.validation.validate`."""
     library = library or ComponentLibrary.load()
     try:
         raw = read_table(path)
     except DataValidationError as exc:
         return None, exc.problems
-    return raw, validate(raw, library, file=str(path), mode=mode)
+    return raw, validate(raw, library, file=str(path), mode=mode,
+                         component_check=component_check)
 
 
 def load_table(path: str | Path, library: ComponentLibrary | None = None,
                mode: Mode = "dataset") -> pd.DataFrame:
-    """Read, validate and type a table; raise :class:`DataValidationError` on any problem."""
+    """Read, validate and type a table; raise :class:`DataValidationError` on any error
+    (warnings do not stop it; :func:`check_file` returns them)."""
     raw, problems = check_file(path, library, mode)
-    if problems:
-        raise DataValidationError(problems)
+    if errors_of(problems):
+        raise DataValidationError(errors_of(problems))
     return to_typed_frame(raw)
 
 

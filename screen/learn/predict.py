@@ -40,19 +40,18 @@ def load_models(store: Store | str | None = None,
                 only: tuple[str, ...] | None = None) -> dict:
     """Fitted :class:`~screen.learn.models.bundle.ScreeningModel` per target: the given URIs,
     else the model-registry champions, for the targets in ``only`` (default: every registered
-    target). A target with no champion and no URI raises ``LookupError``."""
+    target). Any failure (store missing, damaged or unreachable, no champion, a model of
+    another target ...) raises :class:`~screen.learn.tracking.ModelStoreError` (a
+    ``LookupError``) naming the store and what to do; a missing store is not created."""
     from screen.learn import tracking
     from screen.learn.models.bundle import trusted_types
 
-    models = {}
-    for target, uri in resolved_model_uris(model_uris, only).items():
-        try:
-            models[target] = tracking.load_model(uri, store, trusted_types(target))
-        except Exception as exc:  # MLflow raises several types for a missing model/alias
-            raise LookupError(f"no {target} model at {uri}: {exc}. Train one first with "
-                              f"`mgscreen train --all`, or pass --model-uri "
-                              f"{target}=URI") from None
-    return models
+    store = Store.of(store)
+    tracking.check_readable(store)
+    given = model_uris or {}
+    return {target: tracking.load_target_model(target, uri, store, trusted_types(target),
+                                               champion=target not in given)
+            for target, uri in resolved_model_uris(model_uris, only).items()}
 
 
 def prediction_conditions() -> dict[str, float]:

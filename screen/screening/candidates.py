@@ -100,6 +100,9 @@ def _columns(file: Path, fmt: Format) -> list[str]:
         return list(_parquet(file).schema_arrow.names)
     try:
         return list(pd.read_csv(file, nrows=0, encoding="utf-8").columns.str.strip())
+    except pd.errors.EmptyDataError:
+        raise CandidateFileError(f"{file}: empty file: expected a header line with column "
+                                 f"names and at least one candidate row ({_ACCEPTED})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise CandidateFileError(f"{file}: not a readable UTF-8 CSV: {exc}") from None
 
@@ -124,6 +127,17 @@ def _row_groups(file: Path, fmt: Format) -> list[int]:
 def count_candidates(path: str | Path) -> int:
     """Number of candidates (rows) in a library; Parquet from the footers only."""
     return sum(sum(_row_groups(file, fmt)) for file, fmt in candidate_files(path))
+
+
+def check_candidates(path: str | Path) -> int:
+    """The number of candidates of a library that can be ranked; raises
+    :class:`CandidateFileError` (missing, unknown format, missing columns, empty file, a
+    header without rows) before any model is loaded."""
+    total = count_candidates(path)
+    if total == 0:
+        raise CandidateFileError(f"{path}: no candidates: the file has a header line but no "
+                                 "rows below it; add at least one candidate row")
+    return total
 
 
 def plan_partitions(path: str | Path, rows_per_partition: int = DEFAULT_PARTITION_ROWS

@@ -467,13 +467,26 @@ def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, specs: list[Object
     return fig
 
 
-def write_outputs(result: DesignResult, out: str | Path, plot: str | Path | None) -> None:
-    """Pareto CSV (atomic) and, if ``plot``, the front as PNG (atomic)."""
-    from screen.data.io import atomic_path, atomic_write_csv
+def output_plan(out: str | Path, plot: str | Path | None, config: str | Path | None = None,
+                force: bool = False):
+    """The files ``design`` writes (checked by ``.check()`` before the search): the Pareto
+    CSV and the PNG of the front."""
+    from screen.data.outputs import Output, OutputPlan
 
-    atomic_write_csv(output_table(result.pareto), out)
-    if plot is not None:
-        fig = pareto_figure(result.trials, result.pareto, result.objectives,
-                            f"{result.config.metal}: {len(result.trials)} trials")
-        with atomic_path(plot) as tmp:
-            fig.savefig(tmp, format="png", dpi=130)
+    return OutputPlan([Output(Path(out), "--out", (".csv",)),
+                       Output(Path(plot), "--plot", (".png",)) if plot is not None else None],
+                      inputs=[config], force=force)
+
+
+def write_outputs(result: DesignResult, out: str | Path, plot: str | Path | None,
+                  plan=None) -> None:
+    """Pareto CSV and, if ``plot``, the front as PNG, committed together (all or none)."""
+    from screen.data.io import atomic_write_csv
+
+    plan = plan or output_plan(out, plot).check()
+    with plan.staged() as staged:
+        atomic_write_csv(output_table(result.pareto), staged["--out"])
+        if plot is not None:
+            fig = pareto_figure(result.trials, result.pareto, result.objectives,
+                                f"{result.config.metal}: {len(result.trials)} trials")
+            fig.savefig(staged["--plot"], format="png", dpi=130)

@@ -431,6 +431,35 @@ def build_candidate_space(config: EnumerationConfig, library: ComponentLibrary |
     )
 
 
+def check_space(space: CandidateSpace, library: ComponentLibrary,
+                component_check=None) -> list[str]:
+    """Check every value of the axes with the candidate check of ``rank``
+    (:class:`~screen.data.candidate_checks.CandidateChecker`) before anything is generated:
+    raises :class:`EnumerationError` listing each refused value; returns the warnings (e.g. a
+    Mg alloy coating offered for a Ca anode) as lines."""
+    from screen.data.candidate_checks import CandidateChecker
+
+    checker = CandidateChecker(library, component_check=component_check)
+    columns = {column: [] for column, _, _ in space._columns}
+    for column, _, lookup in space._columns:
+        values = lookup.dtype.categories if isinstance(lookup, _Categorical) else lookup
+        columns[column] = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    errors = [f"{space.source}: {column} {value!r}: {message}"
+              for column, values in columns.items()
+              for value, message in checker.value_problems(column, values)]
+    if errors:
+        raise EnumerationError("the candidate library would hold candidates that rank "
+                               "refuses:\n  " + "\n  ".join(errors))
+    pairs = pd.DataFrame([(m, c, t) for m in space.metal for c, t in space.coating],
+                         columns=["metal", "coating", "coating_thickness_um"])
+    found = checker.check(pairs.assign(anion=space.anion[0], solvent=space.solvent[0][0]),
+                          space.source)
+    warned = found[found["severity"] == "warning"].drop_duplicates(["row", "reason"])
+    return list(dict.fromkeys(
+        f"{space.source}: metal {pairs.loc[p.row - 1, 'metal']}, {p.column} {p.value!r}: "
+        f"{p.reason}" for p in warned.itertuples()))
+
+
 def _coating_class(library: ComponentLibrary, name: str) -> str:
     return "none" if name == NONE_VALUE else library.resolve("coating", name).category
 

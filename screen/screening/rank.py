@@ -30,6 +30,8 @@ import pandas as pd
 
 from screen.data.candidate_checks import CandidateChecker, problems_as_text, to_candidate_frame
 from screen.data.components import ComponentLibrary
+from screen.data.io import atomic_write_csv
+from screen.data.outputs import TABLE_SUFFIXES, Output, OutputPlan, write_table
 from screen.screening.ranking import RankSettings, merge_partials, reduce_partition
 
 Progress = Callable[[int, int], None]  # (candidates done, candidates in total)
@@ -80,7 +82,8 @@ class CandidatePredictor:
     @property
     def checker(self) -> CandidateChecker:
         if getattr(self, "_checker", None) is None:
-            self._checker = CandidateChecker(self.featurizer.library_)
+            self._checker = CandidateChecker(self.featurizer.library_,
+                                             component_check=self.featurizer.component_problem)
         return self._checker
 
     def prepare(self) -> CandidatePredictor:
@@ -102,11 +105,13 @@ class CandidatePredictor:
 
 @dataclass
 class PartitionResult:
-    """What one partition contributes: its kept rows, its rejects and its size."""
+    """What one partition contributes: its kept rows, its rejects, its size and the warnings
+    of the check (rows kept)."""
 
     kept: pd.DataFrame
     rejects: pd.DataFrame
     n_rows: int
+    warnings: pd.DataFrame | None = None
 
 
 def rank_partition(part, predictor: CandidatePredictor, settings: RankSettings,
@@ -117,17 +122,19 @@ def rank_partition(part, predictor: CandidatePredictor, settings: RankSettings,
 
     raise_if_interrupted()
     frame = read_partition(part)
-    problems = predictor.checker.check(frame, str(part.file), first_row=part.row_start + 1)
+    found = predictor.checker.check(frame, str(part.file), first_row=part.row_start + 1)
+    problems = found[found["severity"] == "error"]
+    warnings = found[found["severity"] != "error"]
     if len(problems) and not skip_invalid:
         raise InvalidCandidates(problems.head(20), total=len(problems))
     valid = ~frame["candidate_id"].isin(problems["candidate_id"]).to_numpy() \
         if len(problems) else np.ones(len(frame), dtype=bool)
     good = to_candidate_frame(frame.loc[valid].reset_index(drop=True))
     if not len(good):
-        return PartitionResult(good.iloc[0:0], _grouped_rejects(problems), len(frame))
+        return PartitionResult(good.iloc[0:0], _grouped_rejects(problems), len(frame), warnings)
     predicted = pd.concat([good, predictor.predict(good)], axis=1)
     return PartitionResult(reduce_partition(predicted, settings), _grouped_rejects(problems),
-                           len(frame))
+                           len(frame), warnings)
 
 
 def _grouped_rejects(problems: pd.DataFrame) -> pd.DataFrame:
@@ -234,6 +241,7 @@ class RankResult:
     n_candidates: int
     settings: RankSettings
     engine: str
+    warnings: pd.DataFrame | None = None  # of the candidate check (candidates kept)
 
 
 def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
@@ -272,8 +280,10 @@ def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
     ranked, front = merge_partials([r.kept for r in results], settings)
     if explain:
         ranked = explain_top(ranked, predictor)
+    warnings = [r.warnings for r in results if r.warnings is not None and len(r.warnings)]
     return RankResult(ranked=ranked, front=front, rejects=rejects, n_candidates=total,
-                      settings=settings, engine=engine)
+                      settings=settings, engine=engine,
+                      warnings=pd.concat(warnings, ignore_index=True) if warnings else None)
 
 
 def explain_top(ranked: pd.DataFrame, predictor: CandidatePredictor) -> pd.DataFrame:
@@ -293,22 +303,6 @@ def output_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The user-facing columns (internal ranking columns dropped)."""
     return frame.drop(columns=[c for c in frame.columns
                                if c in INTERNAL_COLUMNS or str(c).startswith("obj_")])
-
-
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """CSV (formula-neutralized) or Parquet by suffix, atomically."""
-    from screen.data.io import atomic_path, atomic_write_csv
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return atomic_write_csv(frame, path)
-    if suffix in (".parquet", ".pq"):
-        with atomic_path(path) as tmp:
-            frame.to_parquet(tmp, index=False)
-        return path
-    raise ValueError(f"{path}: unknown output format {suffix or '(no suffix)'!r}; accepted: "
-                     ".csv, .parquet")
 
 
 def default_workers() -> int:
@@ -339,26 +333,42 @@ def report_meta(result: RankResult, candidates: str | Path,
             "desirability_doc": "Desirability " + " ".join(doc.split())}
 
 
+def output_plan(out: str | Path, *, rejects: str | Path | None = None,
+                report: str | Path | None = None, candidates: str | Path | None = None,
+                force: bool = False) -> OutputPlan:
+    """The files a ranking writes (checked by ``.check()`` before ranking): the ranked table,
+    the rejects CSV (default ``<out>.rejects.csv``) and the optional HTML report."""
+    out = Path(out)
+    rejects_path = Path(rejects) if rejects is not None else out.with_name(
+        out.stem + ".rejects.csv")
+    return OutputPlan([Output(out, "--out", TABLE_SUFFIXES),
+                       Output(rejects_path, "--rejects", (".csv",)),
+                       Output(Path(report), "--report", (".html", ".htm")) if report else None],
+                      inputs=[candidates], force=force)
+
+
 def write_outputs(result: RankResult, out: str | Path, *, rejects: str | Path | None = None,
                   report: str | Path | None = None, candidates: str | Path = "",
-                  model_uris: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write the ranked table, the rejects (if any or if a path is given) and the report; each
-    file atomically. Returns {label: path}."""
-    written = {"ranked": write_table(output_frame(result.ranked), out)}
-    out = Path(out)
-    if rejects is not None or len(result.rejects):
-        path = Path(rejects) if rejects is not None else out.with_name(
-            out.stem + ".rejects.csv")
-        from screen.data.io import atomic_write_csv
+                  model_uris: dict[str, str] | None = None,
+                  plan: OutputPlan | None = None) -> dict[str, Path]:
+    """Write the ranked table, the rejects (if any or if a path is given) and the report,
+    committed together (all or none, see :mod:`screen.data.outputs`). Returns
+    {label: path}."""
+    plan = plan or output_plan(out, rejects=rejects, report=report,
+                               candidates=candidates or None).check()
+    written = {"ranked": plan["--out"]}
+    with plan.staged() as staged:
+        write_table(output_frame(result.ranked), staged["--out"])
+        if rejects is not None or len(result.rejects):
+            atomic_write_csv(result.rejects, staged["--rejects"])
+            written["rejects"] = plan["--rejects"]
+        if report is not None:
+            from screen.data.dataset import load_interfaces
+            from screen.screening.report import write_report
 
-        written["rejects"] = atomic_write_csv(result.rejects, path)
-    if report is not None:
-        from screen.data.dataset import load_interfaces
-        from screen.screening.report import write_report
-
-        written["report"] = write_report(report, output_frame(result.ranked),
-                                         output_frame(result.front), load_interfaces(),
-                                         report_meta(result, candidates, model_uris),
-                                         [result.settings.spec(n)
-                                          for n in result.settings.names])
+            write_report(staged["--report"], output_frame(result.ranked),
+                         output_frame(result.front), load_interfaces(),
+                         report_meta(result, candidates, model_uris),
+                         [result.settings.spec(n) for n in result.settings.names])
+            written["report"] = plan["--report"]
     return written

@@ -8,6 +8,7 @@ Every function takes and returns plain Python values (run ids, URIs, dicts, bool
 :class:`Store`; the names are re-exported here (``from screen.learn import tracking``).
 """
 
+from screen.learn.tracking.access import ModelStoreError, check_readable, load_target_model
 from screen.learn.tracking.artifacts import (
     ModelIntegrityError,
     dataset_digest,
@@ -48,6 +49,7 @@ from screen.learn.tracking.store import (
     TAG_METRIC_NAME,
     TAG_MODEL_FILE,
     TAG_MODEL_SHA256,
+    TAG_MODEL_TARGET,
     TAG_ORPHANED,
     TAG_PID,
     TAG_PREVIOUS_CHAMPION,
@@ -63,9 +65,10 @@ from screen.learn.tracking.store import (
 
 __all__ = [
     "CHAMPION_ALIAS", "EXPERIMENT_PREFIX", "TAG_CHAMPION_REASON", "TAG_HIGHER_IS_BETTER",
-    "TAG_HOST", "TAG_METRIC_NAME", "TAG_MODEL_FILE", "TAG_MODEL_SHA256", "TAG_ORPHANED",
-    "TAG_PID", "TAG_PREVIOUS_CHAMPION", "ModelIntegrityError", "Store", "TrackingUnreachable",
-    "active_run_id", "artifact_root", "champion_info", "champion_uri", "dataset_digest",
+    "TAG_HOST", "TAG_METRIC_NAME", "TAG_MODEL_FILE", "TAG_MODEL_SHA256", "TAG_MODEL_TARGET",
+    "TAG_ORPHANED", "TAG_PID", "TAG_PREVIOUS_CHAMPION", "ModelIntegrityError", "ModelStoreError",
+    "Store", "TrackingUnreachable", "active_run_id", "artifact_root", "champion_info",
+    "champion_uri", "check_readable", "dataset_digest", "load_target_model",
     "experiment_name", "fail_orphaned_runs", "flatten_params", "fold_aggregates", "git_commit",
     "is_unreachable", "load_champion", "load_model", "log_dataset", "log_fold_metrics",
     "log_figure", "log_metrics", "log_model", "log_params_flat", "log_table", "log_text",

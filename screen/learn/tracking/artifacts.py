@@ -5,8 +5,10 @@
 ``sklearn.tree._tree.Tree`` nor ``numpy.dtype`` by default, so a random forest needs
 ``["numpy.dtype", "sklearn.tree._tree.Tree"]``; ``untrusted_types`` lists what a given model
 needs. ``log_model`` records the sha256 of the stored skops file as the logged-model tag
-``mgscreen.sha256``; ``load_model`` checks it before unpacking and refuses a file whose digest
-differs or was never recorded (``ModelIntegrityError``)."""
+``mgscreen.sha256`` (and the model's ``target``, if it has one, as ``mgscreen.target``);
+``load_model`` checks the digest before unpacking and refuses a file whose digest differs or was
+never recorded (``ModelIntegrityError``). Downloads show no progress bar (MLflow's "Downloading
+artifacts" bars say nothing useful for a model of a few MB)."""
 
 from __future__ import annotations
 
@@ -29,9 +31,28 @@ from screen.learn.tracking.store import (
     MAX_DATASET_DIGEST,
     TAG_MODEL_FILE,
     TAG_MODEL_SHA256,
+    TAG_MODEL_TARGET,
     Store,
     _use,
 )
+
+
+def download_artifacts(**kwargs: Any) -> str:
+    """``mlflow.artifacts.download_artifacts`` without its progress bars."""
+    import os
+
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        return mlflow.artifacts.download_artifacts(**kwargs)
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def log_figure(fig: Any, artifact_file: str) -> None:
@@ -168,7 +189,9 @@ def log_model(model: Any, name: str, input_example: pd.DataFrame,
         model, name=name, serialization_format="skops", skops_trusted_types=trusted,
         signature=signature, input_example=input_example,
         pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True))
-    _record_digest(info.model_id, info.flavors["sklearn"]["pickled_model"])
+    target = getattr(model, "target", None)
+    _record_digest(info.model_id, info.flavors["sklearn"]["pickled_model"],
+                   {TAG_MODEL_TARGET: target} if isinstance(target, str) else {})
     return info.model_uri
 
 
@@ -180,16 +203,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _record_digest(model_id: str, file_name: str) -> str:
+def _record_digest(model_id: str, file_name: str, tags: dict[str, str] | None = None) -> str:
     """Read the stored model file back from the artifact store and tag the logged model with
-    its sha256 (what was actually stored is what ``load_model`` will compare against)."""
+    its sha256 (what was actually stored is what ``load_model`` will compare against) and
+    ``tags``."""
     client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())  # where log_model wrote
     location = client.get_logged_model(model_id).artifact_location.rstrip("/")
     with tempfile.TemporaryDirectory(prefix="mgscreen-digest-") as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{file_name}",
-                                                    dst_path=tmp)
+        local = download_artifacts(artifact_uri=f"{location}/{file_name}", dst_path=tmp)
         digest = _sha256(Path(local))
-    client.set_logged_model_tags(model_id, {TAG_MODEL_SHA256: digest, TAG_MODEL_FILE: file_name})
+    client.set_logged_model_tags(model_id, {TAG_MODEL_SHA256: digest, TAG_MODEL_FILE: file_name,
+                                            **(tags or {})})
     return digest
 
 
@@ -231,7 +255,7 @@ def load_model(model_uri: str, store: Store | str | None = None,
 
     _, client = _use(store)
     with tempfile.TemporaryDirectory(prefix="mgscreen-model-") as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        local = Path(download_artifacts(artifact_uri=model_uri, dst_path=tmp))
         mlmodel = Model.load(str(local / "MLmodel"))
         flavors = mlmodel.flavors
         conf = flavors.get("sklearn")

@@ -31,6 +31,7 @@ from screen.learn.tracking.store import (
     MAX_PARAMS_PER_BATCH,
     MAX_TAG_VALUE,
     TAG_HOST,
+    TAG_MODEL_TARGET,
     TAG_ORPHANED,
     TAG_PID,
     Store,
@@ -67,7 +68,7 @@ def start_run(target: str, run_name: str | None = None, store: Store | str | Non
     experiment_id = _get_or_create_experiment(client, uri, experiment_name(target),
                                               experiment_tags)
     me = process_identity()
-    all_tags = {"mgscreen.target": target, TAG_PID: me["pid"], TAG_HOST: me["host"]}
+    all_tags = {TAG_MODEL_TARGET: target, TAG_PID: me["pid"], TAG_HOST: me["host"]}
     commit = None if nested else git_commit()  # children inherit it from the parent run
     if commit is not None:
         all_tags["git_commit"] = commit

@@ -48,6 +48,8 @@ TAG_ORPHANED = "mgscreen.orphaned"
 #: Logged-model tags written by ``log_model`` and checked by ``load_model``.
 TAG_MODEL_SHA256 = "mgscreen.sha256"
 TAG_MODEL_FILE = "mgscreen.model_file"
+#: The target a run trained (run tag) and a logged model predicts (logged-model tag).
+TAG_MODEL_TARGET = "mgscreen.target"
 #: Retry settings for a tracking server when the environment does not set them.
 HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 HTTP_DEFAULTS = {HTTP_RETRIES: "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
