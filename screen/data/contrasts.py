@@ -25,9 +25,9 @@ import pandas as pd
 from screen.data.io import read_table
 from screen.data.paths import CONTRASTS_FILE, dataset_file
 from screen.data.problems import DataValidationError, Problem
+from screen.data.rules import number_problem
 from screen.data.schema import COLUMN_BY_NAME, SYSTEM_KEY_COLUMNS, SYSTEM_REQUIRED
 from screen.data.systems import system_key
-from screen.data.validation import _number_problem
 
 #: What a contrast compares (the ``target`` column). Overpotential: lower is better;
 #: passivation: non-passivating is better; Coulombic efficiency and cycle life: higher is
@@ -110,7 +110,7 @@ def _row_problems(cells: dict[str, str], row: int, file: str, seen_ids: dict[str
         if cells[column] and cells[column] not in allowed:
             bad(column, f"not an accepted value; accepted: {', '.join(allowed)}")
     for column in _NUMBER_COLUMNS:
-        if cells[column] and (message := _number_problem(COLUMN_BY_NAME[column],
+        if cells[column] and (message := number_problem(COLUMN_BY_NAME[column],
                                                          cells[column])) is not None:
             bad(column, message)
     words = len(cells["reason"].split())

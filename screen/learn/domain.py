@@ -79,6 +79,9 @@ class DomainScorer(BaseEstimator):
                 self.scalers_[name] += (Z.min(axis=0), Z.max(axis=0))
                 self.threshold_[name] = 1.0  # one training spread beyond the measured range
                 continue
+            if Z.shape[1] == 0:  # every column constant in training: nothing to compare
+                self.threshold_[name] = 1.0
+                continue
             distinct = np.unique(Z, axis=0)
             self.index_[name] = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(distinct)
             if len(distinct) > 1:
