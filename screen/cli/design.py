@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Design config (default: experiments/design.toml).")]
@@ -38,7 +43,8 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
            out: OutOption = Path("pareto.csv"), plot: PlotOption = None,
            chloride_free: ChlorideOption = None, in_domain_only: DomainOption = None,
            max_interval_width: WidthOption = None, tracking_uri: TrackingUriOption = None,
-           model_uri: ModelUriOption = None, show: ShowOption = 15) -> None:
+           model_uri: ModelUriOption = None, show: ShowOption = 15,
+           model_set: ModelSetOption = None) -> None:
     """Search the formulation space (anion, solvent + co-solvent, additive, coating,
     concentrations) with NSGA-II for low overpotential, long cycle life and low
     p_passivating, and write the constrained Pareto set with predictions and intervals."""
@@ -59,6 +65,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     )
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     plot = plot if plot is not None else out.with_suffix(".png")
@@ -69,7 +76,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
         check_config(cfg, cfg.source)
         library = ComponentLibrary.load()
         try:
-            models = load_models(store, uris)
+            models = load_models(store, uris, model_set=model_set)
         except LookupError as exc:
             console.print(f"{exc}\nNo champion models: train first (`mgscreen train --all`).",
                           markup=False)

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import InputCsv, TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    InputCsv,
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 
 OutOption = Annotated[Path, typer.Option("--out", help="CSV to write (atomically).")]
 ModelUriOption = Annotated[list[str] | None, typer.Option(
@@ -16,7 +22,7 @@ ModelUriOption = Annotated[list[str] | None, typer.Option(
 
 
 def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = None,
-            tracking_uri: TrackingUriOption = None) -> None:
+            tracking_uri: TrackingUriOption = None, model_set: ModelSetOption = None) -> None:
     """Predict overpotential (with interval), cycle life, p_passivating and the applicability
     domain for every system of INPUT_CSV (interfaces.csv schema; targets not needed)."""
     from rich.console import Console
@@ -32,13 +38,14 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
     from screen.learn.tracking import Store
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         library = ComponentLibrary.load()
         frame = load_table(input_csv, library, mode="systems")
         try:
-            models = load_models(store, uris)
+            models = load_models(store, uris, model_set=model_set)
         except LookupError as exc:
             console.print(str(exc), markup=False)
             raise typer.Exit(1) from None

@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 from screen.cli.predict import ModelUriOption
 
 CandidatesArg = Annotated[Path, typer.Argument(
@@ -54,7 +59,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
          scheduler: SchedulerOption = None, workers: WorkersOption = None,
          partition_rows: PartitionOption = None, skip_invalid: SkipOption = False,
          rejects: RejectsOption = None, report: ReportOption = None,
-         model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None) -> None:
+         model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None,
+         model_set: ModelSetOption = None) -> None:
     """Predict every candidate with the champion models and write the best, ranked by Pareto
     layer and desirability, each with its predictions, rank reasons and nearest measured
     systems."""
@@ -74,6 +80,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     from screen.screening.ranking import parse_weights
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
@@ -86,7 +93,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             raise typer.BadParameter(str(exc)) from None
         engine = engine or loaded.engine
         try:
-            models = load_models(store, uris)
+            models = load_models(store, uris, model_set=model_set)
             with _progress(console) as advance:
                 result = rank_candidates(
                     candidates, models, settings, engine=engine, scheduler=scheduler,
@@ -101,7 +108,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             console.print(f"{type(exc).__name__}: {exc}", markup=False)
             raise typer.Exit(1) from None
         written = write_outputs(result, out, rejects=rejects, report=report,
-                                candidates=candidates, model_uris=uris)
+                                candidates=candidates, model_uris=uris, model_set=model_set)
     print_ranked(console, result.ranked,
                  [result.settings.spec(n) for n in result.settings.names], limit=20)
     console.print(f"[green]{result.n_candidates:,} candidates ranked "
@@ -113,8 +120,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
 class _progress:
     """Rich progress bar as a ``progress(done, total)`` callback."""
 
-    def __init__(self, console):
-        self.console = console
+    def __init__(self, console, label: str = "ranking"):
+        self.console, self.label = console, label
 
     def __enter__(self):
         from rich.progress import (
@@ -125,7 +132,7 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        self.bar = Progress(TextColumn("ranking"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=self.console, transient=True)
         self.bar.__enter__()
         self.task = self.bar.add_task("rank", total=None)

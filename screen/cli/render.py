@@ -51,6 +51,8 @@ def print_train_result(console: Console, result) -> None:
     console.print(frame_table(wide, f"{result.target}: pooled out-of-fold "
                                     f"{result.primary_metric} (model vs baselines)"))
     state = "champion" if result.champion else "not champion"
+    if getattr(result, "registered_name", ""):
+        state += f" of {result.registered_name}"
     console.print(f"run {result.run_id}: primary {result.primary_metric} = "
                   f"{result.primary_value:.4g} ({state}); model {result.model_uri}")
 
@@ -82,3 +84,31 @@ def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20)
                       *(s.cell(row) for s in specs),
                       str(row["pareto_layer"]), f"{row['desirability']:.3f}", domain)
     console.print(table)
+
+
+def print_suggestions(console: Console, result) -> None:
+    """The picks of ``mgscreen suggest``: formulation, one column per objective, predicted
+    D, expected gain, most uncertain objective, domain distance; then the best measured
+    system they are compared with."""
+    rank = result.settings.rank
+    specs = [rank.spec(n) for n in result.settings.objective_names()]
+    table = Table(title=f"The next {len(result.picks)} experiments", title_justify="left")
+    headers = ["pick", "formulation", *(s.header() for s in specs), "D", "gain",
+               "most uncertain", "domain d"]
+    for name in headers:
+        table.add_column(name, justify="left" if name in ("formulation", "most uncertain")
+                         else "right")
+    for _, row in result.picks.iterrows():
+        uncertain = str(row.get("most_uncertain") or "")
+        table.add_row(str(row["pick"]), formulation_text(row), *(s.cell(row) for s in specs),
+                      f"{row['desirability']:.3f}", f"{row['expected_gain']:+.3f}",
+                      rank.spec(uncertain).label if uncertain else "-",
+                      f"{float(row.get('domain_distance', float('nan'))):.2f}")
+    console.print(table)
+    from screen.screening.report import formulation_text as measured_text
+
+    best = result.best_measured
+    console.print(f"best measured system (D = {result.incumbent:.3f}): "
+                  f"{' / '.join(measured_text(best.to_dict()))} [{best.get('source', '')}]; "
+                  f"{len(result.systems)} measured systems are never suggested",
+                  markup=False, soft_wrap=True)

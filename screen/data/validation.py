@@ -27,7 +27,8 @@ from screen.data.schema import (
     Column,
 )
 
-Mode = Literal["dataset", "systems"]
+Mode = Literal["dataset", "lab", "systems"]
+MODES: tuple[Mode, ...] = ("dataset", "lab", "systems")
 _RATIO = re.compile(r"^\d+(\.\d+)?(:\d+(\.\d+)?)+$", re.ASCII)
 #: A number as written in a CSV: ASCII digits, optional sign, '.' and exponent. Python's
 #: ``float`` also takes '1_000', Arabic-Indic or full-width digits; pandas does not, and a
@@ -48,7 +49,10 @@ def validate(table: pd.DataFrame, library: ComponentLibrary, *, file: str = "<ta
     """Every problem of ``table`` (all cells as strings, blanks as '').
 
     ``mode='dataset'``: a curated measurement table (provenance and one measured value per row
-    required). ``mode='systems'``: systems to featurize or predict (targets not needed).
+    required). ``mode='lab'``: a lab's own measurements (``mgscreen train --data``): the dataset
+    rules except that ``source`` and ``location`` may be blank (the source defaults to the file
+    name when loaded). ``mode='systems'``: systems to featurize or predict (targets not
+    needed).
     """
     header = table.attrs.get("source_columns", list(table.columns))
     problems = _check_header(list(header), file, mode)
@@ -61,6 +65,11 @@ def validate(table: pd.DataFrame, library: ComponentLibrary, *, file: str = "<ta
     return problems
 
 
+def _required(mode: Mode) -> tuple[str, ...]:
+    """Columns that must be present and filled in ``mode``."""
+    return SYSTEM_REQUIRED + (PROVENANCE_REQUIRED if mode == "dataset" else ())
+
+
 # ---------------------------------------------------------------------- header
 def _check_header(columns: list[str], file: str, mode: Mode) -> list[Problem]:
     out: list[Problem] = []
@@ -70,8 +79,7 @@ def _check_header(columns: list[str], file: str, mode: Mode) -> list[Problem]:
             out.append(Problem(file, None, col, None, "duplicate column name; each column may "
                                "appear once"))
         seen.add(col)
-    required = list(SYSTEM_REQUIRED) + (list(PROVENANCE_REQUIRED) if mode == "dataset" else [])
-    for col in required:
+    for col in _required(mode):
         if col not in seen:
             out.append(Problem(file, None, col, None, "missing required column"))
     for col in columns:
@@ -116,8 +124,7 @@ def _check_row(cells: dict[str, str], row: int, file: str, mode: Mode,
             for message in _component_problems(spec, text, library, cache):
                 bad(name, message)
 
-    required = SYSTEM_REQUIRED + (PROVENANCE_REQUIRED if mode == "dataset" else ())
-    for name in required:
+    for name in _required(mode):
         if not cells.get(name, "").strip():
             bad(name, "required value is blank")
     _check_consistency(cells, values, mode, bad)
@@ -204,7 +211,7 @@ def _check_consistency(cells: dict[str, str], values: dict[str, float], mode: Mo
             "not failed ('over N h'), false if it failed")
     if has("cycle_life_censored") and not life:
         bad("cycle_life_censored", "given without cycle_life_h or cycle_life_cycles")
-    if has("passivation") and mode == "dataset" and not has("passivation_evidence"):
+    if has("passivation") and mode != "systems" and not has("passivation_evidence"):
         bad("passivation_evidence", "required when passivation is given")
     if has("passivation_basis") and not has("passivation"):
         bad("passivation_basis", "given without a passivation label")
@@ -222,7 +229,7 @@ def _check_consistency(cells: dict[str, str], values: dict[str, float], mode: Mo
             bad("solvent_ratio", f"has {n_ratio} parts but solvent has {n_solvent}")
     if has("cathode") and cells.get("cell_type", "").strip() not in ("", "full_cell"):
         bad("cathode", "a cathode is only given for cell_type full_cell")
-    if mode == "dataset" and not any(has(c) for c in MEASURED_COLUMNS):
+    if mode != "systems" and not any(has(c) for c in MEASURED_COLUMNS):
         bad("overpotential_V", "row has no measured value; a data-set row needs at least one "
             f"of {', '.join(MEASURED_COLUMNS)}")
     del values  # numeric values are range-checked per cell; kept for future cross-checks

@@ -117,7 +117,6 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 def check_config(config: Mapping[str, Any], where: str) -> None:
     """Raise :class:`ConfigError` for an unknown key, a wrong type or a bad value."""
     from featurizers.blocks import block_names
-
     from screen.learn.registry import target_names
 
     target = config.get("target")

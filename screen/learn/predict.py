@@ -21,33 +21,36 @@ FEATURE_DTYPE = np.float32
 
 
 def resolved_model_uris(model_uris: dict[str, str] | None = None,
-                        only: tuple[str, ...] | None = None) -> dict[str, str]:
-    """target -> the model URI used: the given one, else the registry champion's (for the
-    targets in ``only``, default every registered target)."""
+                        only: tuple[str, ...] | None = None,
+                        model_set: str | None = None) -> dict[str, str]:
+    """target -> the model URI used: the given one, else the registry champion's (of the
+    default models, or of a lab's ``model_set`` trained with ``train --name``) for the
+    targets in ``only`` (default every registered target)."""
     from screen.learn import tracking
 
     return {t: (model_uris or {}).get(t)
-            or tracking.champion_uri(tracking.registered_model_name(t))
+            or tracking.champion_uri(tracking.registered_model_name(t, model_set))
             for t in (only or target_names())}
 
 
 def load_models(store: Store | str | None = None,
                 model_uris: dict[str, str] | None = None,
-                only: tuple[str, ...] | None = None) -> dict:
+                only: tuple[str, ...] | None = None, model_set: str | None = None) -> dict:
     """Fitted :class:`~screen.learn.models.bundle.ScreeningModel` per target: the given URIs,
-    else the model-registry champions, for the targets in ``only`` (default: every registered
-    target). A target with no champion and no URI raises ``LookupError``."""
+    else the model-registry champions (of ``model_set``, see :func:`resolved_model_uris`),
+    for the targets in ``only`` (default: every registered target). A target with no
+    champion and no URI raises ``LookupError``."""
     from screen.learn import tracking
     from screen.learn.models.bundle import trusted_types
 
     models = {}
-    for target, uri in resolved_model_uris(model_uris, only).items():
+    train = "`mgscreen train --all" + (f" --name {model_set}`" if model_set else "`")
+    for target, uri in resolved_model_uris(model_uris, only, model_set).items():
         try:
             models[target] = tracking.load_model(uri, store, trusted_types(target))
         except Exception as exc:  # MLflow raises several types for a missing model/alias
             raise LookupError(f"no {target} model at {uri}: {exc}. Train one first with "
-                              f"`mgscreen train --all`, or pass --model-uri "
-                              f"{target}=URI") from None
+                              f"{train}, or pass --model-uri {target}=URI") from None
     return models
 
 

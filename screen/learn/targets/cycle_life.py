@@ -96,7 +96,7 @@ class CycleLife(Target):
     config_tables = {"data": {"unit": str}, "evaluation": {"horizon": float}}
     objectives = (Objective(
         name="cycle_life", label="cycle life", unit="h", short="life", columns=columns("h"),
-        maximize=True, anchors=ANCHORS["h"], scale="log", decimals=0),)
+        maximize=True, anchors=ANCHORS["h"], scale="log", decimals=0, interval_level=0.5),)
     effect = "ratio"
 
     @property
