@@ -24,7 +24,7 @@ size). Regret after k experiments = pool best − best truth picked so far.
 Models are small and refit without cross-validation each round (each target's default config
 with ``data.min_rows = 5``, forests of ``--trees`` trees, conformal ``uncertainty.cv = 3``).
 
-    python benchmarks/active_learning.py                 # 10 seeds, batch 3 (~5 min, 2 cores)
+    python benchmarks/active_learning.py                 # 10 seeds, batch 3 (~3 min, 2 cores)
     python benchmarks/active_learning.py --seeds 20 --batch 2 --png al.png
 """
 
@@ -222,10 +222,15 @@ def figure(curves: dict[str, np.ndarray], to_best_table: pd.DataFrame, batch: in
 
     fig = plots.figure(11, 4.4)
     left, right = fig.subplots(1, 2)
-    k = np.arange(1, next(iter(curves.values())).shape[1] + 1)
+    regret = np.vstack([c.mean(axis=0) for c in curves.values()])
+    last = int(np.flatnonzero(regret.max(axis=0) > 0).max(initial=0)) + 1
+    shown = min(regret.shape[1], last + batch)
+    k = np.arange(1, shown + 1)
     colours = {"suggest": "#1f77b4", "greedy": "#d95f02", "random": "0.45"}
+    extra = iter(("#7570b3", "#1b9e77", "#e7298a", "#66a61e"))
     for name, curve in curves.items():
-        colour = colours.get(name, "#7570b3")
+        colour = colours.get(name) or next(extra, "#a6761d")
+        curve = curve[:, :shown]
         left.plot(k, np.median(curve, axis=0), color=colour, label=f"{name} (median)")
         left.fill_between(k, np.quantile(curve, 0.25, axis=0), np.quantile(curve, 0.75, axis=0),
                           color=colour, alpha=0.15, linewidth=0)
@@ -253,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pool", type=int, default=40, help="most systems in a pool")
     parser.add_argument("--trees", type=int, default=30, help="trees of the forest models")
     parser.add_argument("--explore", type=float, default=DEFAULT_EXPLORE)
-    parser.add_argument("--also-explore", type=float, nargs="*", default=[0.5],
+    parser.add_argument("--also-explore", type=float, nargs="*", default=[0.1, 0.5],
                         help="also run suggest with these --explore weights (columns "
                              "suggest@W)")
     parser.add_argument("--random-repeats", type=int, default=50)

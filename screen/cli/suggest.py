@@ -38,8 +38,8 @@ ReportOption = Annotated[Path | None, typer.Option(
     "--report", help="Also write a self-contained HTML report of the suggestions.")]
 ExploreOption = Annotated[float | None, typer.Option(
     "--explore", min=0.0, help="Weight of learning (spread of the predicted desirability where "
-                               "the data are thin) against expected gain; 0: expected gain "
-                               "only. Default 0.5 (screen.screening.suggest.DEFAULT_EXPLORE).")]
+                               "the data are thin) against expected gain. Default 0: expected "
+                               "gain only; a few hundredths already let learning lead.")]
 ShortlistOption = Annotated[int | None, typer.Option(
     "--shortlist", min=1, help="Candidates kept for the diversity step (default "
                                "max(20 x budget, 200)).")]

@@ -62,7 +62,7 @@ class TrainResult:
     primary_value: float
     champion: bool
     model_uri: str
-    registered_name: str = ""  # the registered model it competed in
+    registered_name: str = ""  # the lab model set's registered model ('' for the defaults)
 
 
 def featurize_dataset(data: pd.DataFrame | TrainingTable | None = None,
@@ -288,4 +288,4 @@ def _train(config: dict, features: Features, store: Store, register: bool,
         if send.error is not None:
             raise send.error
     return TrainResult(task.target, run_id, table, task.primary_metric, value, champion,
-                       model_uri, registered if register else "")
+                       model_uri, registered if register and model_set else "")

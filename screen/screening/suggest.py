@@ -39,7 +39,10 @@ rewards measuring where the models are unsure *and* the data are thin: ``domain_
 the candidate's mean distance to its nearest training systems relative to a typical measured
 system (:mod:`screen.learn.domain`; about 1 inside the data, larger outside); from
 :data:`THIN_CAP` times the typical distance on, a candidate counts as fully thin.
-``explore`` (``--explore``) weighs learning against gain; 0 is pure expected improvement.
+``explore`` (``--explore``) weighs learning against gain; 0 (the default) is pure expected
+improvement. Measured systems near the top make ``expected_gain`` small (often below 0.01)
+while ``learning`` is of the order of the spread (0.1–0.4), so a few hundredths already let
+learning lead.
 
 **Diversity.** Every partition keeps its ``shortlist`` best candidates by acquisition; from the
 merged shortlist the batch is picked greedily: each next pick maximizes
@@ -78,7 +81,8 @@ from screen.screening.ranking import D_FLOOR, RankSettings, desirability, with_d
 #: ``domain_distance`` from which a candidate counts as fully thin (see the module doc).
 THIN_CAP = 3.0
 N_DRAWS = 64
-DEFAULT_EXPLORE = 0.5
+#: 0: expected gain only (``benchmarks/active_learning.py``: exploring cost experiments there).
+DEFAULT_EXPLORE = 0.0
 #: Columns :func:`acquisition_table` adds.
 ACQUISITION_COLUMNS = ("desirability", "expected_gain", "spread", "learning", "acquisition",
                        "most_uncertain")
@@ -210,7 +214,7 @@ def objective_scores(frame: pd.DataFrame, settings: RankSettings,
                      names: list[str]) -> ObjectiveScores:
     """Scores of the objectives ``names`` for every row of a predicted frame (see the module
     docstring for the uncertainty model)."""
-    frame = with_derived(frame, replace(settings, bound="point"))
+    frame = with_derived(frame, replace(settings, bound="point", objectives=tuple(names)))
     n = len(frame)
     point, up, down = (np.zeros((n, len(names))) for _ in range(3))
     for j, name in enumerate(names):
@@ -261,6 +265,8 @@ def acquisition_table(predicted: pd.DataFrame, incumbent: float,
     acquisition (see the module docstring), and the name of its most uncertain objective
     ('' when no objective has a spread). Candidates without a prediction get NaN."""
     names = settings.objective_names()
+    only = replace(settings.rank, bound="point", objectives=tuple(names))
+    predicted = with_derived(predicted, only)
     scores = objective_scores(predicted, settings.rank, names)
     grid = normal_draws(len(names), settings.draws, settings.seed)
     n = len(predicted)
@@ -281,7 +287,6 @@ def acquisition_table(predicted: pd.DataFrame, incumbent: float,
     top = weighted.argmax(axis=1) if names else np.zeros(n, int)
     uncertain = np.where(weighted.max(axis=1, initial=0.0) > 0,
                          np.asarray(names, dtype=object)[top] if names else "", "")
-    only = replace(settings.rank, bound="point", objectives=tuple(names))
     return pd.DataFrame({"desirability": desirability(predicted, only),
                          "expected_gain": gain, "spread": spread, "learning": learning,
                          "acquisition": gain + settings.explore * learning,
@@ -342,7 +347,8 @@ def select_diverse(acquisition: np.ndarray, desirability_: np.ndarray, Z: np.nda
                    budget: int, radius: float) -> np.ndarray:
     """Positions of the batch, greedily (see the module docstring): each pick maximizes
     ``acquisition × min(1, d / radius)`` (ties: the same product with the point
-    desirability), ``d`` the distance in ``Z`` to the nearest earlier pick."""
+    desirability; then the earlier position), ``d`` the distance in ``Z`` to the nearest
+    earlier pick."""
     n = len(acquisition)
     value = np.nan_to_num(np.asarray(acquisition, float), nan=-np.inf)
     fallback = np.nan_to_num(np.asarray(desirability_, float), nan=-np.inf)
@@ -351,7 +357,7 @@ def select_diverse(acquisition: np.ndarray, desirability_: np.ndarray, Z: np.nda
     picks: list[int] = []
     for _ in range(min(budget, n)):
         factor = np.minimum(1.0, nearest / radius) if radius > 0 else np.ones(n)
-        keys = (np.where(taken, -np.inf, fallback * factor),
+        keys = (-np.arange(n), np.where(taken, -np.inf, fallback * factor),
                 np.where(taken, -np.inf, value * factor))
         best = int(np.lexsort(keys)[-1])
         picks.append(best)
