@@ -1,4 +1,5 @@
-"""A lab's own measurements: `data validate --mode lab`, `train --data`, `--name` / `--models`."""
+"""A lab's own measurements: `data validate --mode lab`, `train/tune --data`, `--name` /
+`--models`."""
 
 from __future__ import annotations
 
@@ -96,7 +97,14 @@ def test_bad_user_file_reports_what_data_validate_reports_and_trains_nothing(lab
     validated_lab = runner.invoke(app, ["data", "validate", str(bad), "--mode", "lab"])
     trained = runner.invoke(app, ["train", "--config", str(default_config_path("overpotential")),
                                   "--data", str(bad), "--tracking-uri", f"sqlite:///{db}"])
+    journal = tmp_path / "journal.log"
+    tuned = runner.invoke(app, ["tune", "--config", str(default_config_path("overpotential")),
+                                "--trials", "1", "--data", str(bad), "--storage", str(journal),
+                                "--tracking-uri", f"sqlite:///{db}"])
     assert validated.exit_code == validated_lab.exit_code == trained.exit_code == 1
+    assert tuned.exit_code == 1 and problem_lines(tuned.output, bad) == problem_lines(
+        validated.output, bad)
+    assert not journal.exists()
     expected = problem_lines(validated.output, bad)
     assert len(expected) == 3
     assert any("row 2 (line 3), column 'current_density_mA_cm2', value 'fast'" in line

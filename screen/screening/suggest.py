@@ -564,8 +564,6 @@ def report_meta(result: SuggestResult, candidates: str | Path,
 
     s = result.settings
     best = result.best_measured
-    doc = " ".join((__doc__ or "").split("**Acquisition**", 1)[-1]
-                   .split("**Diversity**", 1)[0].split())
     return {
         "title": f"mgscreen: the next {len(result.picks)} experiments from "
                  f"{Path(candidates).name}",
@@ -583,10 +581,20 @@ def report_meta(result: SuggestResult, candidates: str | Path,
         "mgscreen_version": getattr(screen, "__version__", ""),
         "models": resolved_model_uris(model_uris, model_set=model_set),
         "how_to_read": (
-            "Each row is one experiment to run next, in pick order. Acquisition " + doc
-            + " Why: the expected gain, the most uncertain objective and the domain distance,"
-            " then the prediction's largest block effects. The scatter shows the shortlist "
-            "the batch was picked from (diamonds: the picks)."),
+            "Each row is one experiment to run next, in pick order (Rank = pick). None of them "
+            "is a measured system. Desirability D (0–1) folds the predicted objectives as "
+            "rank does. Candidates are scored by acquisition = expected gain + explore × "
+            "learning: the expected gain is E[max(D − D_best, 0)] under the models' "
+            "uncertainty (each objective's interval, as a split normal), D_best the best "
+            "measured system's D (above); learning is the spread of D times min(domain "
+            f"distance / {THIN_CAP:g}, 1). The batch is picked greedily from the "
+            f"{s.shortlist_size} best, each pick discounted by min(1, d / r), d its distance "
+            "to the nearest earlier pick in what the electrolyte and anode are made of "
+            "(concentrations and test conditions do not count), r the diversity radius. Why: "
+            "the expected gain, the most uncertain objective with its interval and the "
+            "domain distance, then the largest block effects on the predictions. The scatter "
+            "shows the shortlist (diamonds: the picks). Definitions: "
+            "screen/screening/suggest.py."),
     }
 
 
