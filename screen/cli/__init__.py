@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from screen.cli import data, design, featurize, predict, quickstart, rank, train, tune, ui
+from screen.cli import (
+    data,
+    design,
+    featurize,
+    predict,
+    quickstart,
+    rank,
+    suggest,
+    train,
+    tune,
+    ui,
+)
 from screen.cli import enumerate as enumerate_verb  # not the builtin
 
 app = typer.Typer(
@@ -22,6 +33,7 @@ app.command("tune")(tune.tune)
 app.command("design")(design.design)
 app.command("enumerate")(enumerate_verb.enumerate_candidates)
 app.command("rank")(rank.rank)
+app.command("suggest")(suggest.suggest)
 app.command("ui")(ui.ui)
 app.command("quickstart")(quickstart.quickstart)
 

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import ForceOption, TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    ForceOption,
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Design config (default: experiments/design.toml).")]
@@ -39,7 +45,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
            chloride_free: ChlorideOption = None, in_domain_only: DomainOption = None,
            max_interval_width: WidthOption = None, tracking_uri: TrackingUriOption = None,
            model_uri: ModelUriOption = None, show: ShowOption = 15,
-           force: ForceOption = False) -> None:
+           force: ForceOption = False, model_set: ModelSetOption = None) -> None:
     """Search the formulation space (anion, solvent + co-solvent, additive, coating,
     concentrations) with NSGA-II for low overpotential, long cycle life and low
     p_passivating, and write the constrained Pareto set with predictions and intervals."""
@@ -61,6 +67,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     )
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     plot = plot if plot is not None else out.with_suffix(".png")
@@ -72,7 +79,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
         plan = output_plan(out, plot, config, force).check()
         check_readable(store)
         library = ComponentLibrary.load()
-        models = load_models(store, uris)
+        models = load_models(store, uris, model_set=model_set)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("design trials", total=cfg.trials)
             result = run_design(cfg, models, library,

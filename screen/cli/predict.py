@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import ForceOption, InputCsv, TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    ForceOption,
+    InputCsv,
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 
 OutOption = Annotated[Path, typer.Option(
     "--out", help="Predictions to write (atomically): .csv or .parquet.")]
@@ -17,7 +24,8 @@ ModelUriOption = Annotated[list[str] | None, typer.Option(
 
 
 def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = None,
-            tracking_uri: TrackingUriOption = None, force: ForceOption = False) -> None:
+            tracking_uri: TrackingUriOption = None, force: ForceOption = False,
+            model_set: ModelSetOption = None) -> None:
     """Predict every target (e.g. overpotential with interval, cycle life, p_passivating) and
     the applicability domain for every system of INPUT_CSV (interfaces.csv schema; targets not
     needed). The output keeps the input's columns and adds the resolved component names, the
@@ -31,13 +39,14 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
     from screen.screening.predictions import predict_file
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         plan = OutputPlan([Output(out, "--out", TABLE_SUFFIXES)], inputs=[input_csv],
                           force=force).check()
         check_readable(store)  # before the work; a missing store is reported, not created
-        result = predict_file(input_csv, store, uris)
+        result = predict_file(input_csv, store, uris, model_set=model_set)
         print_problems(console, result.warnings)
         if result.imputed_note:
             console.print(f"warning: {input_csv}: {result.imputed_note}", markup=False,

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import ForceOption, TrackingUriOption, parse_model_uris
+from screen.cli.options import (
+    ForceOption,
+    ModelSetOption,
+    TrackingUriOption,
+    parse_model_set,
+    parse_model_uris,
+)
 from screen.cli.predict import ModelUriOption
 
 CandidatesArg = Annotated[Path, typer.Argument(
@@ -55,7 +61,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
          partition_rows: PartitionOption = None, skip_invalid: SkipOption = False,
          rejects: RejectsOption = None, report: ReportOption = None,
          model_uri: ModelUriOption = None, tracking_uri: TrackingUriOption = None,
-         force: ForceOption = False) -> None:
+         force: ForceOption = False, model_set: ModelSetOption = None) -> None:
     """Predict every candidate with the champion models and write the best, ranked by Pareto
     layer and desirability, each with its predictions, rank reasons and nearest measured
     systems."""
@@ -78,6 +84,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     from screen.screening.ranking import parse_weights
 
     uris = parse_model_uris(model_uri)
+    model_set = parse_model_set(model_set)
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
@@ -101,7 +108,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             console.print(str(exc), markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
         check_readable(store)
-        models = load_models(store, uris)
+        models = load_models(store, uris, model_set=model_set)
         try:
             with _progress(console) as advance:
                 result = rank_candidates(
@@ -117,7 +124,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
             console.print(f"{type(exc).__name__}: {exc}", markup=False)
             raise typer.Exit(1) from None
         written = write_outputs(result, out, rejects=rejects, report=report,
-                                candidates=candidates, model_uris=uris, plan=plan)
+                                candidates=candidates, model_uris=uris, model_set=model_set,
+                                plan=plan)
     print_warnings(console, result.warnings)
     print_ranked(console, result.ranked,
                  [result.settings.spec(n) for n in result.settings.names], limit=20)
@@ -130,8 +138,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
 class _progress:
     """Rich progress bar as a ``progress(done, total)`` callback."""
 
-    def __init__(self, console):
-        self.console = console
+    def __init__(self, console, label: str = "ranking"):
+        self.console, self.label = console, label
 
     def __enter__(self):
         from rich.progress import (
@@ -142,7 +150,7 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        self.bar = Progress(TextColumn("ranking"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=self.console, transient=True)
         self.bar.__enter__()
         self.task = self.bar.add_task("rank", total=None)

@@ -69,6 +69,8 @@ def print_train_result(console: Console, result) -> None:
     console.print(frame_table(wide, f"{result.target}: pooled out-of-fold "
                                     f"{result.primary_metric} (model vs baselines)"))
     state = "champion" if result.champion else "not champion"
+    if getattr(result, "registered_name", ""):
+        state += f" of {result.registered_name}"
     console.print(f"run {result.run_id}: primary {result.primary_metric} = "
                   f"{result.primary_value:.4g} ({state}); model {result.model_uri}")
 
@@ -124,3 +126,32 @@ def _desirability(row) -> str:
     if low is None or pd.isna(low) or high is None or pd.isna(high):
         return f"{mark}{d:.2f}"
     return f"{mark}{d:.2f} [{float(low):.2f}, {float(high):.2f}]"
+
+
+def print_suggestions(console: Console, result) -> None:
+    """The picks of ``mgscreen suggest``: formulation, one column per objective, predicted
+    D, expected gain, most uncertain objective, domain distance; then the best measured
+    system they are compared with."""
+    from screen.data.formulation import formulation_text
+
+    rank = result.settings.rank
+    specs = [rank.spec(n) for n in result.settings.objective_names()]
+    table = Table(title=f"The next {len(result.picks)} experiments", title_justify="left")
+    headers = ["pick", "formulation", *(s.header() for s in specs), "D", "gain",
+               "most uncertain", "domain d"]
+    for name in headers:
+        table.add_column(name, justify="left" if name in ("formulation", "most uncertain")
+                         else "right")
+    for _, row in result.picks.iterrows():
+        uncertain = str(row.get("most_uncertain") or "")
+        table.add_row(str(row["pick"]), formulation_text(row), *(s.cell(row) for s in specs),
+                      f"{row['desirability']:.3f}", f"{row['expected_gain']:+.3f}",
+                      rank.spec(uncertain).label if uncertain else "-",
+                      f"{float(row.get('domain_distance', float('nan'))):.2f}")
+    console.print(table)
+    best = result.best_measured
+    console.print(f"best measured system (D = {result.incumbent:.3f}): "
+                  f"{formulation_text(best.to_dict(), with_condition=True)} "
+                  f"[{best.get('source', '')}]; "
+                  f"{len(result.systems)} measured systems are never suggested",
+                  markup=False, soft_wrap=True)

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from screen.cli.options import ForceOption, TrackingUriOption
+from screen.cli.options import (
+    DataOption,
+    EmbeddedOption,
+    ForceOption,
+    TrackingUriOption,
+    parse_model_set,
+    training_table,
+)
 
 ConfigOption = Annotated[Path, typer.Option(
     "--config", help="Experiment config (TOML) with a [tune] search space, e.g. "
@@ -23,7 +30,8 @@ StorageOption = Annotated[str | None, typer.Option(
                       "working directory, safe for several processes), journal:///path.log, "
                       "sqlite:///file.db (one process) or postgresql://...")]
 StudyOption = Annotated[str | None, typer.Option(
-    "--study-name", help="Study name (default: mgscreen-<target>); an existing study continues.")]
+    "--study-name", help="Study name (default: mgscreen-<target>, or NAME-<target> with "
+                         "--name); an existing study continues.")]
 JobsOption = Annotated[int, typer.Option(
     "--n-jobs", min=1, help="Trials run in parallel threads of this process (for processes, "
                             "start several `mgscreen tune` on one storage).")]
@@ -32,6 +40,9 @@ OutOption = Annotated[Path | None, typer.Option(
 RetrainOption = Annotated[bool, typer.Option(
     "--retrain", help="Train and register the best config; it takes the 'champion' alias only "
                       "if it beats the current champion.")]
+NameOption = Annotated[str | None, typer.Option(
+    "--name", help="With --retrain: register the model as NAME-<target> (a lab's own "
+                   "champion; the default one is never touched).")]
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a config key before tuning, e.g. --set cv.n_splits=3 "
                   "(repeatable).")]
@@ -41,8 +52,10 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
          storage: StorageOption = None, study_name: StudyOption = None, n_jobs: JobsOption = 1,
          out: OutOption = None, retrain: RetrainOption = False,
          tracking_uri: TrackingUriOption = None, overrides: SetOption = None,
-         force: ForceOption = False) -> None:
-    """Tune a target's model with Optuna (resumable; several processes may share a storage)."""
+         force: ForceOption = False, data: DataOption = None,
+         embedded: EmbeddedOption = True, name: NameOption = None) -> None:
+    """Tune a target's model with Optuna (resumable; several processes may share a storage);
+    with --data, on the embedded data set plus your own measurements."""
     import contextlib
     import math
     import threading
@@ -54,10 +67,12 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     from screen.data.outputs import Output, OutputPlan
     from screen.learn.config import load_config
     from screen.learn.tracking import Store
+    from screen.learn.train import featurize_dataset
     from screen.learn.tune import TuneInterrupted, run_tune
 
     if trials is None and timeout is None:
         raise typer.BadParameter("give --trials N and/or --timeout S", param_hint="--trials")
+    model_set = parse_model_set(name, "--name")
     console = Console()
     store = Store(tracking_uri)  # the one tracking store of this command
     counts = {"done": 0, "pruned": 0, "failed": 0, "best": math.nan}
@@ -66,6 +81,8 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
         cfg = load_config(config, list(overrides or []))
         out = out or Path.cwd() / f"best_{cfg['target']}.toml"  # the default of run_tune
         OutputPlan([Output(out, "--out", (".toml",))], inputs=[config], force=force).check()
+        features = featurize_dataset(training_table(data, embedded)) \
+            if data or not embedded else None
         progress = Progress(TextColumn("[bold]tune[/bold] {task.description}"), BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                             transient=False)
@@ -90,8 +107,8 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
         try:
             with progress:
                 summary = run_tune(cfg, trials, timeout, storage, study_name, n_jobs, out,
-                                   store, callbacks=[on_trial], retrain=retrain,
-                                   where=str(config))
+                                   store, features=features, callbacks=[on_trial],
+                                   retrain=retrain, where=str(config), model_set=model_set)
         except TuneInterrupted as exc:
             print_summary(console, exc.summary)
             console.print("[yellow]interrupted: finished trials are kept in the storage; run "

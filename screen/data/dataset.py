@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,74 @@ def load_interfaces(path: str | Path | None = None,
     condition; units in the column names). ``path`` defaults to the embedded
     ``interfaces.csv``."""
     return load_table(path or dataset_file(INTERFACES_FILE), library, mode="dataset")
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """One table a model learns from: the file, the sha256 of its bytes, its typed rows."""
+
+    name: str  # the file name (the MLflow dataset name)
+    path: str
+    sha256: str
+    rows: pd.DataFrame
+    embedded: bool = False
+
+    @property
+    def n_rows(self) -> int:
+        """Data rows of the file."""
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class TrainingTable:
+    """The measured rows a model learns from (every input, in order; a fresh 1-based row
+    index) and the inputs they came from."""
+
+    frame: pd.DataFrame
+    inputs: tuple[DataInput, ...]
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a file's bytes (what ``sha256sum FILE`` prints)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_training_table(files: Sequence[str | Path] = (), *, embedded: bool = True,
+                        library: ComponentLibrary | None = None) -> TrainingTable:
+    """The embedded data set (unless ``embedded`` is False) followed by the user ``files``.
+
+    Each file is checked as ``mgscreen data validate FILE --mode lab`` checks it (the data-set
+    rules; ``source`` and ``location`` may be blank); if any file has a problem,
+    :class:`DataValidationError` lists the problems of every file and nothing is loaded. A
+    blank ``source`` becomes the file name, so a lab file is its own group in
+    leave-one-source-out cross-validation unless its rows name their own sources.
+    """
+    library = library or ComponentLibrary.load()
+    if not embedded and not files:
+        raise ValueError("no training data: give --data FILE (or leave out --no-embedded)")
+    inputs: list[DataInput] = []
+    if embedded:
+        path = dataset_file(INTERFACES_FILE)
+        inputs.append(DataInput(path.name, str(path), file_sha256(path),
+                                load_interfaces(path, library), embedded=True))
+    problems: list[Problem] = []
+    for file in files:
+        raw, found = check_file(file, library, mode="lab")
+        problems.extend(found)
+        if raw is None or found:
+            continue
+        rows = to_typed_frame(raw)
+        rows["source"] = rows["source"].fillna(Path(file).name)
+        inputs.append(DataInput(Path(file).name, str(file), file_sha256(file), rows))
+    if problems:
+        raise DataValidationError(problems)
+    frame = pd.concat([i.rows for i in inputs], ignore_index=True)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return TrainingTable(frame, tuple(inputs))
 
 
 @dataclass

@@ -34,7 +34,11 @@ from screen.data.schema import (
     Column,
 )
 
-Mode = Literal["dataset", "systems"]
+Mode = Literal["dataset", "lab", "systems"]
+#: ``dataset``: the curated data set (provenance required); ``lab``: a lab's own measurements
+#: (``mgscreen train --data``): the dataset rules, but ``source``/``location`` may be blank;
+#: ``systems``: systems to featurize or predict (no targets).
+MODES: tuple[Mode, ...] = ("dataset", "lab", "systems")
 #: ``component_check(kind, text)``: why a component that resolves cannot be featurized, or
 #: None (the featurizers provide one:
 #: :meth:`featurizers.system.SystemFeaturizer.component_problem`).
@@ -186,7 +190,7 @@ class RowRule:
     name: str
     columns: tuple[str, ...]
     check: Callable[[Cells, RuleContext], list[Finding]]
-    modes: tuple[Mode, ...] = ("dataset", "systems")
+    modes: tuple[Mode, ...] = MODES
     blank_only: bool = False
 
 
@@ -217,7 +221,7 @@ def _censored(cells: Cells, context: RuleContext) -> list[Finding]:
 
 def _passivation(cells: Cells, context: RuleContext) -> list[Finding]:
     out: list[Finding] = []
-    if cells["passivation"] and context.mode == "dataset" and not cells["passivation_evidence"]:
+    if cells["passivation"] and context.mode != "systems" and not cells["passivation_evidence"]:
         out.append(("passivation_evidence", "required when passivation is given", "error"))
     if cells["passivation_basis"] and not cells["passivation"]:
         out.append(("passivation_basis", "given without a passivation label", "error"))
@@ -348,7 +352,7 @@ ROW_RULES: tuple[RowRule, ...] = (
     RowRule("repeated_solvent", ("solvent",), _repeated("solvent")),
     RowRule("repeated_additive", ("additive",), _repeated("additive")),
     RowRule("cathode", ("cathode", "cell_type"), _cathode),
-    RowRule("measured", MEASURED_COLUMNS, _measured, modes=("dataset",), blank_only=True),
+    RowRule("measured", MEASURED_COLUMNS, _measured, modes=("dataset", "lab"), blank_only=True),
     RowRule("metal_coating", ("metal", "coating"), _metal_coating),
     RowRule("salt", ("salt", "metal", "anion"), _salt),
     RowRule("efficiency_fraction", ("coulombic_efficiency_pct",), _efficiency_fraction),

@@ -88,3 +88,80 @@ def label_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
     table = system_labels(frame)
     both = table["labels"].map(lambda t: {"passivating", "non_passivating"} <= set(t.split(";")))
     return table[both.astype(bool)]
+
+
+#: Key columns that are labels, not part of what a candidate describes (the anion, metal and
+#: concentration define the salt): blanked before keys of measured rows and candidates meet.
+LABEL_KEY_COLUMNS = ("salt",)
+
+
+def canonical_systems(frame: pd.DataFrame, library) -> pd.DataFrame:
+    """The :data:`~screen.data.schema.SYSTEM_KEY_COLUMNS` of ``frame`` written one way: every
+    component as the library names it (aliases, salt spellings and SMILES of library molecules
+    become the library name; formulas their canonical composition), a mixture's parts in name
+    order with its ratio reordered and scaled to sum 1, and :data:`LABEL_KEY_COLUMNS` blank.
+    Text the library cannot resolve is kept as written. Work is per unique cell, so a large
+    candidate table costs little more than its distinct components."""
+    from screen.data.components import UnknownComponent, is_none
+    from screen.data.schema import COLUMN_BY_NAME
+
+    out = pd.DataFrame(index=frame.index)
+    for column in SYSTEM_KEY_COLUMNS:
+        out[column] = frame.get(column, pd.NA)
+    for column in LABEL_KEY_COLUMNS:
+        out[column] = pd.NA
+
+    def name(kind: str, text: str) -> str:
+        if is_none(text):
+            return "none"
+        try:
+            return library.resolve(kind, text).name
+        except UnknownComponent:
+            return text.strip()
+
+    def blank(value) -> bool:
+        return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+    for column in SYSTEM_KEY_COLUMNS:
+        spec = COLUMN_BY_NAME[column]
+        if spec.kind != "component" or column not in frame:
+            continue
+        ratio_column = f"{column}_ratio" if f"{column}_ratio" in SYSTEM_KEY_COLUMNS else None
+        ratios = frame[ratio_column] if ratio_column and ratio_column in frame \
+            else pd.Series(pd.NA, index=frame.index)
+        pairs = pd.Series(list(zip(frame[column].astype(object), ratios.astype(object),
+                                   strict=True)), index=frame.index)
+        mapped: dict = {}
+        for cell, ratio in pd.unique(pairs):
+            if blank(cell) or not str(cell).strip():
+                mapped[(cell, ratio)] = (cell, ratio)
+                continue
+            parts = [name(spec.component, p) for p in str(cell).split(":")] if spec.multi \
+                else [name(spec.component, str(cell))]
+            weights = _ratio_parts(ratio, len(parts))
+            order = sorted(range(len(parts)), key=lambda i: parts[i])
+            joined_ratio = (":".join(f"{weights[i] / sum(weights):.4g}" for i in order)
+                            if weights is not None and len(parts) > 1 else ratio)
+            mapped[(cell, ratio)] = (":".join(parts[i] for i in order), joined_ratio)
+        values = pairs.map(mapped)
+        out[column] = values.map(lambda v: v[0])
+        if ratio_column:
+            out[ratio_column] = values.map(lambda v: v[1])
+    return out
+
+
+def _ratio_parts(ratio, n: int) -> list[float] | None:
+    """The numbers of a ratio text (``'1:2'``) if it has ``n`` positive parts, else None."""
+    if ratio is None or ratio is pd.NA or not str(ratio).strip():
+        return None
+    try:
+        parts = [float(p) for p in str(ratio).split(":")]
+    except ValueError:
+        return None
+    return parts if len(parts) == n and all(p > 0 for p in parts) else None
+
+
+def canonical_system_key(frame: pd.DataFrame, library) -> pd.Series:
+    """:func:`system_key` of :func:`canonical_systems`: the same text for a measured row and a
+    candidate of the same system, however their components are spelled."""
+    return system_key(canonical_systems(frame, library))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from screen.data.components import ComponentLibrary
 from screen.data.problems import Problem
-from screen.data.rules import FALSE, TRUE, ComponentCheck, Mode
+from screen.data.rules import FALSE, MODES, TRUE, ComponentCheck, Mode
 from screen.data.schema import (
     COLUMN_BY_NAME,
     COLUMN_NAMES,
@@ -23,7 +23,7 @@ from screen.data.schema import (
     USER_COLUMN_PREFIX,
 )
 
-__all__ = ["Mode", "to_typed_frame", "validate"]
+__all__ = ["MODES", "Mode", "to_typed_frame", "validate"]
 _TRUE, _FALSE = TRUE, FALSE  # true/false cells, as the rules read them
 
 
@@ -36,7 +36,10 @@ def validate(table: pd.DataFrame, library: ComponentLibrary, *, file: str = "<ta
     :mod:`screen.data.rules`), in row order. Warnings are included (``Problem.severity``).
 
     ``mode='dataset'``: a curated measurement table (provenance and one measured value per row
-    required). ``mode='systems'``: systems to featurize or predict (targets not needed).
+    required). ``mode='lab'``: a lab's own measurements (``mgscreen train --data``): the dataset
+    rules except that ``source`` and ``location`` may be blank (the source defaults to the file
+    name when loaded). ``mode='systems'``: systems to featurize or predict (targets not
+    needed).
     ``component_check``: also refuse components outside the library that the featurizers
     cannot describe (see :data:`screen.data.rules.ComponentCheck`).
     """
@@ -48,7 +51,7 @@ def validate(table: pd.DataFrame, library: ComponentLibrary, *, file: str = "<ta
         return problems
     checker = CandidateChecker(library, mode=mode, component_check=component_check)
     problems += to_problems(checker.check(table, file, first_row=1))
-    if mode == "dataset":
+    if mode in ("dataset", "lab"):
         problems.extend(_label_contradictions(table, file))
     return problems
 

@@ -25,21 +25,24 @@ FEATURE_DTYPE = np.float32
 
 
 def resolved_model_uris(model_uris: dict[str, str] | None = None,
-                        only: tuple[str, ...] | None = None) -> dict[str, str]:
-    """target -> the model URI used: the given one, else the registry champion's (for the
-    targets in ``only``, default every registered target)."""
+                        only: tuple[str, ...] | None = None,
+                        model_set: str | None = None) -> dict[str, str]:
+    """target -> the model URI used: the given one, else the registry champion's (of the
+    default models, or of a lab's ``model_set`` trained with ``train --name``) for the
+    targets in ``only`` (default every registered target)."""
     from screen.learn import tracking
 
     return {t: (model_uris or {}).get(t)
-            or tracking.champion_uri(tracking.registered_model_name(t))
+            or tracking.champion_uri(tracking.registered_model_name(t, model_set))
             for t in (only or target_names())}
 
 
 def load_models(store: Store | str | None = None,
                 model_uris: dict[str, str] | None = None,
-                only: tuple[str, ...] | None = None) -> dict:
+                only: tuple[str, ...] | None = None, model_set: str | None = None) -> dict:
     """Fitted :class:`~screen.learn.models.bundle.ScreeningModel` per target: the given URIs,
-    else the model-registry champions, for the targets in ``only`` (default: every registered
+    else the model-registry champions (of ``model_set``, see :func:`resolved_model_uris`), for
+    the targets in ``only`` (default: every registered
     target). Any failure (store missing, damaged or unreachable, no champion, a model of
     another target ...) raises :class:`~screen.learn.tracking.ModelStoreError` (a
     ``LookupError``) naming the store and what to do; a missing store is not created."""
@@ -51,7 +54,7 @@ def load_models(store: Store | str | None = None,
     given = model_uris or {}
     return {target: tracking.load_target_model(target, uri, store, trusted_types(target),
                                                champion=target not in given)
-            for target, uri in resolved_model_uris(model_uris, only).items()}
+            for target, uri in resolved_model_uris(model_uris, only, model_set).items()}
 
 
 def prediction_conditions() -> dict[str, float]:

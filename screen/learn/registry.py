@@ -49,6 +49,9 @@ class Objective:
     ``target`` names the model whose predictions it needs (None: derived from other columns by
     ``derive``, which returns the frame with the objective's columns added).
     ``label``/``short``/``unit``/``decimals`` are how reports and tables show it.
+    ``interval_level``: the probability that a measured value falls between the
+    ``optimistic`` and ``pessimistic`` columns (0.9 for a 90 % interval, 0.5 for quartiles);
+    None when the bounds carry no stated coverage (``suggest`` then treats the point as exact).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Objective:
     short: str = ""
     decimals: int = 3
     default_weight: float = 1.0
+    interval_level: float | None = None
 
     def column(self, bound: str = "point") -> str:
         """The prediction column read for ``bound``."""

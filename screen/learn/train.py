@@ -27,6 +27,7 @@ import pandas as pd
 
 from screen.data.components import ComponentLibrary
 from screen.data.config import thawed
+from screen.data.dataset import DataInput, TrainingTable
 from screen.learn.cv import CVResult, cross_validate
 from screen.learn.modeling_data import TargetData, build_target_data
 from screen.learn.models.bundle import trusted_types
@@ -40,12 +41,14 @@ UNSENT_DIR = "mgscreen-unsent"
 
 @dataclass
 class Features:
-    """The featurized data set: typed rows and their feature matrix (same order)."""
+    """The featurized data set: typed rows and their feature matrix (same order), and the
+    files the rows came from (empty when a frame was given directly)."""
 
     frame: pd.DataFrame
     matrix: np.ndarray
     names: np.ndarray
     versions: dict[str, str]
+    inputs: tuple[DataInput, ...] = ()
 
 
 @dataclass
@@ -59,20 +62,36 @@ class TrainResult:
     primary_value: float
     champion: bool
     model_uri: str
+    registered_name: str = ""  # the lab model set's registered model ('' for the defaults)
 
 
-def featurize_dataset(frame: pd.DataFrame | None = None,
+def featurize_dataset(data: pd.DataFrame | TrainingTable | None = None,
                       library: ComponentLibrary | None = None) -> Features:
-    """Load (default: the embedded data set) and featurize once; cached per component."""
+    """Featurize the training rows once (cached per component): a typed frame, a
+    :class:`~screen.data.dataset.TrainingTable` (the embedded data set and/or user files, see
+    :func:`~screen.data.dataset.load_training_table`) or, by default, the embedded data set."""
     from featurizers.system import SystemFeaturizer
-    from screen.data.dataset import load_interfaces
+    from screen.data.dataset import load_training_table
 
     library = library or ComponentLibrary.load()
-    frame = frame if frame is not None else load_interfaces(library=library)
+    if data is None:
+        data = load_training_table(library=library)
+    frame, inputs = (data.frame, data.inputs) if isinstance(data, TrainingTable) else (data, ())
     featurizer = SystemFeaturizer(library=library).fit()
     matrix = featurizer.transform(frame)
     versions = {name: f.cache_version for name, f in featurizer.featurizers_.items()}
-    return Features(frame, matrix, featurizer.get_feature_names_out(), versions)
+    return Features(frame, matrix, featurizer.get_feature_names_out(), versions, inputs)
+
+
+def input_tags(inputs: tuple[DataInput, ...]) -> dict[str, str]:
+    """Run tags naming the training files: ``data.files`` and per file its rows and sha256."""
+    if not inputs:
+        return {}
+    tags = {"data.files": "; ".join(i.path for i in inputs)}
+    for i in inputs:
+        tags[f"data.{i.name}.rows"] = str(i.n_rows)
+        tags[f"data.{i.name}.sha256"] = i.sha256
+    return tags
 
 
 def evaluate(task: BaseTask, td: TargetData, config: dict,
@@ -206,8 +225,13 @@ def save_unsent(config: dict, kept: dict[str, Any], tracking_uri: str, error: Ba
 
 def train_target(config: dict, features: Features | None = None,
                  store: Store | str | None = None, register: bool = True,
-                 progress: Progress | None = None) -> TrainResult:
-    """Cross-validate, fit, log and (maybe) register one target; see the module docstring."""
+                 progress: Progress | None = None,
+                 model_set: str | None = None) -> TrainResult:
+    """Cross-validate, fit, log and (maybe) register one target; see the module docstring.
+
+    ``model_set``: register as ``<model_set>-<target>`` (a lab's own models, ``train --name``)
+    instead of the default registered model, whose ``champion`` it then never touches.
+    """
     from screen.learn import tracking
 
     features = features or featurize_dataset()
@@ -215,7 +239,7 @@ def train_target(config: dict, features: Features | None = None,
     uri = store.uri
     kept: dict[str, Any] = {}
     try:
-        return _train(config, features, store, register, progress, kept)
+        return _train(config, features, store, register, progress, kept, model_set)
     except Exception as exc:
         if isinstance(exc, tracking.TrackingUnreachable) or not tracking.is_unreachable(exc):
             raise
@@ -225,7 +249,8 @@ def train_target(config: dict, features: Features | None = None,
 
 
 def _train(config: dict, features: Features, store: Store, register: bool,
-           progress: Progress | None, kept: dict[str, Any]) -> TrainResult:
+           progress: Progress | None, kept: dict[str, Any],
+           model_set: str | None = None) -> TrainResult:
     """``train_target``'s work; ``kept`` collects the results as they are computed."""
     from screen.learn import tracking
     from screen.learn.diagnostics import log_diagnostics
@@ -233,11 +258,13 @@ def _train(config: dict, features: Features, store: Store, register: bool,
     task = make_task(config)
     library = ComponentLibrary.load()
     tags = {"target": task.target, "data_digest": tracking.dataset_digest(features.frame),
-            **{f"featurizer.{k}": v for k, v in features.versions.items()}}
+            **{f"featurizer.{k}": v for k, v in features.versions.items()},
+            **input_tags(features.inputs), **({"model_set": model_set} if model_set else {})}
     kept["tags"] = tags
     tracking.fail_orphaned_runs(task.target, store)
     send = _Sender()
-    run_name = f"{task.target}-{config['model']['family']}"
+    registered = tracking.registered_model_name(task.target, model_set)
+    run_name = f"{registered if model_set else task.target}-{config['model']['family']}"
     with tracking.start_run(task.target, run_name, store, tags,
                             experiment_tags=experiment_tags(task.spec)) as run_id:
         kept["run_id"] = run_id
@@ -246,7 +273,10 @@ def _train(config: dict, features: Features, store: Store, register: bool,
                                library)
         send(tracking.log_params_flat, {"n_rows": len(td.y), "n_features": td.X.shape[1]})
         send(tracking.log_dataset, td.rows, f"interfaces-{task.target}", tags["data_digest"],
-             "mgscreen embedded data set")
+             " + ".join(i.name for i in features.inputs) or "mgscreen embedded data set")
+        for data_input in features.inputs:  # every file: its sha256 and row count
+            send(tracking.log_dataset, data_input.rows, data_input.name, data_input.sha256,
+                 data_input.path)
         results = evaluate(task, td, config, progress)
         table = results_table(results)
         metrics: dict[str, float] = {}
@@ -279,10 +309,10 @@ def _train(config: dict, features: Features, store: Store, register: bool,
         champion = False
         if register and np.isfinite(value):
             champion = bool(send(tracking.register_if_better, model_uri,
-                                 tracking.registered_model_name(task.target),
+                                 registered,
                                  f"primary.{task.primary_metric}", value,
                                  task.higher_is_better, store))
         if send.error is not None:
             raise send.error
     return TrainResult(task.target, run_id, table, task.primary_metric, value, champion,
-                       model_uri)
+                       model_uri, registered if register and model_set else "")

@@ -595,10 +595,13 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
              storage: str | None = None, study_name: str | None = None, n_jobs: int = 1,
              out: str | Path | None = None, store: Store | str | None = None,
              features=None, callbacks: list | None = None, retrain: bool = False,
-             where: str = "<config>") -> TuneSummary:
+             where: str = "<config>", model_set: str | None = None) -> TuneSummary:
     """Run (or continue) a study; write the best config; optionally retrain and register.
 
     ``callbacks``: extra Optuna callbacks ``(study, frozen_trial)`` (e.g. progress display).
+    ``features``: the featurized training rows (default: the embedded data set; the CLI's
+    ``--data`` files are featurized by the caller); ``model_set``: the retrained model is
+    registered as ``<model_set>-<target>`` (see :func:`~screen.learn.train.train_target`).
     Ctrl-C raises :class:`TuneInterrupted` carrying the summary (finished trials are kept in
     the storage; the parent MLflow run ends FAILED with ``error_type`` TuneInterrupted).
     """
@@ -606,13 +609,15 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
 
     from screen.learn import tracking
     from screen.learn.tasks import make_task
+    from screen.learn.train import input_tags
 
     settings = parse_tune(config, where)
     task = make_task(config)
     # fail now on a bad base config / unreachable data rather than in every trial
     cache = TargetDataCache(features)
     cache.get(config)
-    name = study_name or default_study_name(config["target"])
+    name = study_name or (tracking.registered_model_name(config["target"], model_set)
+                          if model_set else default_study_name(config["target"]))
     direction = "maximize" if task.higher_is_better else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = Store.of(store)
@@ -635,7 +640,8 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
             this_run[key] += 1
 
     tags = {"tune": "study", "optuna.study": name, "optuna.storage": storage_label,
-            "target": config["target"], "direction": direction}
+            "target": config["target"], "direction": direction,
+            **input_tags(getattr(cache.features, "inputs", ()))}
     interrupted, stop = False, None
     recovered = {"trials": fail_orphaned_trials(trials_storage, name),
                  "runs": tracking.fail_orphaned_runs(config["target"], store,
@@ -675,5 +681,6 @@ def run_tune(config: dict, n_trials: int | None = None, timeout: float | None = 
     if retrain and best is not None:
         from screen.learn.train import train_target
 
-        summary.retrain = train_target(best, cache.features, store, register=True)
+        summary.retrain = train_target(best, cache.features, store, register=True,
+                                       model_set=model_set)
     return summary

@@ -48,7 +48,11 @@ class ReferenceSet:
         from screen.data.dataset import load_interfaces
 
         frame = frame if frame is not None else load_interfaces(library=featurizer.library_)
-        X = feature_frame(frame, featurizer)
+        return cls.from_features(frame, feature_frame(frame, featurizer))
+
+    @classmethod
+    def from_features(cls, frame: pd.DataFrame, X: pd.DataFrame) -> ReferenceSet:
+        """The reference of measured rows whose prediction features are already built."""
         values = X.to_numpy(np.float64)
         medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
         medians = np.where(np.isfinite(medians), medians, 0.0)

@@ -29,7 +29,7 @@ class Predictions:
 
 
 def predict_file(path: str | Path, store, model_uris: dict[str, str] | None = None,
-                 library=None) -> Predictions:
+                 library=None, model_set: str | None = None) -> Predictions:
     """Predictions for every row of a CSV in the system schema (see the module docstring).
     Raises :class:`~screen.data.problems.DataValidationError` for rows that cannot be
     predicted and :class:`~screen.learn.tracking.ModelStoreError` for models that cannot be
@@ -55,7 +55,7 @@ def predict_file(path: str | Path, store, model_uris: dict[str, str] | None = No
     if errors_of(problems):
         raise DataValidationError(errors_of(problems))
     frame = to_typed_frame(raw)
-    models = load_models(store, model_uris)
+    models = load_models(store, model_uris, model_set=model_set)
     try:
         predictions = predict_systems(frame, models, featurizer=featurizer)
     except FeaturizationError as exc:  # not expected: the check featurized every component

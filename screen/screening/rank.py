@@ -12,6 +12,8 @@ plus the kept rows, whatever the library size.
 Engines run the *same* partition function: ``local`` in this process, ``dask`` as one task per
 partition on a ``dask.distributed`` cluster (an existing scheduler, or a ``LocalCluster``
 started for the call). Identical partitions and code give identical results.
+:func:`run_partitions` is that machinery with any reduction (``mgscreen suggest`` keeps its
+shortlist with it).
 
 Only the top-K rows are enriched with rank reasons and nearest measured systems
 (:mod:`screen.screening.explain`).
@@ -23,6 +25,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ from screen.data.outputs import TABLE_SUFFIXES, Output, OutputPlan, write_table
 from screen.screening.ranking import RankSettings, merge_partials, reduce_partition
 
 Progress = Callable[[int, int], None]  # (candidates done, candidates in total)
+Reducer = Callable[[pd.DataFrame], pd.DataFrame]  # predicted partition -> rows kept
 ENGINES = ("local", "dask")
 PREDICT_BATCH = 20_000
 #: internal columns dropped from the outputs (plus every ``obj_<objective>`` column)
@@ -116,7 +120,15 @@ class PartitionResult:
 
 def rank_partition(part, predictor: CandidatePredictor, settings: RankSettings,
                    skip_invalid: bool = False) -> PartitionResult:
-    """Read, check, predict and reduce one partition (the unit of work of every engine)."""
+    """Read, check, predict and reduce one partition to what can reach the ranking."""
+    return process_partition(part, predictor, partial(reduce_partition, settings=settings),
+                             skip_invalid)
+
+
+def process_partition(part, predictor: CandidatePredictor, reduce: Reducer,
+                      skip_invalid: bool = False) -> PartitionResult:
+    """Read, check, predict and ``reduce`` one partition (the unit of work of every engine;
+    ``reduce`` keeps the rows of the predicted partition that the caller needs)."""
     from featurizers.interrupts import raise_if_interrupted
     from screen.screening.candidates import read_partition
 
@@ -133,8 +145,7 @@ def rank_partition(part, predictor: CandidatePredictor, settings: RankSettings,
     if not len(good):
         return PartitionResult(good.iloc[0:0], _grouped_rejects(problems), len(frame), warnings)
     predicted = pd.concat([good, predictor.predict(good)], axis=1)
-    return PartitionResult(reduce_partition(predicted, settings), _grouped_rejects(problems),
-                           len(frame), warnings)
+    return PartitionResult(reduce(predicted), _grouped_rejects(problems), len(frame), warnings)
 
 
 def _grouped_rejects(problems: pd.DataFrame) -> pd.DataFrame:
@@ -148,7 +159,7 @@ def _grouped_rejects(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- engines
-def _local(parts: list, predictor: CandidatePredictor, settings: RankSettings,
+def _local(parts: list, predictor: CandidatePredictor, reduce: Reducer,
            skip_invalid: bool, progress: Progress | None, total: int, threads: int = 1
            ) -> Iterable[PartitionResult]:
     """Partitions in this process, ``threads`` at a time (tree prediction, numpy and the
@@ -175,7 +186,8 @@ def _local(parts: list, predictor: CandidatePredictor, settings: RankSettings,
     try:
         pending = []
         for part in parts:
-            pending.append(pool.submit(rank_partition, part, predictor, settings, skip_invalid))
+            pending.append(pool.submit(process_partition, part, predictor, reduce,
+                                       skip_invalid))
             if len(pending) > threads:
                 yield finished(pending.pop(0))
         while pending:
@@ -186,18 +198,18 @@ def _local(parts: list, predictor: CandidatePredictor, settings: RankSettings,
             limits.restore_original_limits()
 
 
-def _rank_partition_single_threaded(part, predictor: CandidatePredictor,
-                                    settings: RankSettings, skip_invalid: bool
-                                    ) -> PartitionResult:
-    """:func:`rank_partition` with BLAS/OpenMP limited to one thread (a Dask worker runs one
-    task per process thread)."""
+def _process_partition_single_threaded(part, predictor: CandidatePredictor,
+                                       reduce: Reducer, skip_invalid: bool
+                                       ) -> PartitionResult:
+    """:func:`process_partition` with BLAS/OpenMP limited to one thread (a Dask worker runs
+    one task per process thread)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return rank_partition(part, predictor, settings, skip_invalid)
+        return process_partition(part, predictor, reduce, skip_invalid)
 
 
-def _dask(parts: list, predictor: CandidatePredictor, settings: RankSettings,
+def _dask(parts: list, predictor: CandidatePredictor, reduce: Reducer,
           skip_invalid: bool, progress: Progress | None, total: int,
           scheduler: str | None, workers: int) -> Iterable[PartitionResult]:
     from dask.distributed import Client, LocalCluster, as_completed
@@ -211,8 +223,8 @@ def _dask(parts: list, predictor: CandidatePredictor, settings: RankSettings,
         client = Client(cluster)
     try:
         shared = client.scatter(predictor, broadcast=True)
-        futures = client.map(_rank_partition_single_threaded, parts, predictor=shared,
-                             settings=settings, skip_invalid=skip_invalid, pure=False)
+        futures = client.map(_process_partition_single_threaded, parts, predictor=shared,
+                             reduce=reduce, skip_invalid=skip_invalid, pure=False)
         results: dict[int, PartitionResult] = {}
         position = {f.key: i for i, f in enumerate(futures)}
         done = 0
@@ -254,8 +266,6 @@ def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
     ``threads``: partitions ranked at once by the local engine; ``workers``: processes of the
     Dask LocalCluster started when no ``scheduler`` address is given.
     """
-    from screen.screening.candidates import count_candidates, plan_partitions
-
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r}; accepted: {', '.join(ENGINES)}")
     settings = settings.for_models(models)
@@ -265,16 +275,10 @@ def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
         raise LookupError(f"no model for {', '.join(missing)}: rank needs the champion "
                           "models (train them with `mgscreen train --all`) or --model-uri")
     predictor = CandidatePredictor(models, library)
-    parts = plan_partitions(path, partition_rows)
-    total = count_candidates(path)
-    if engine == "local":
-        results = list(_local(parts, predictor, settings, skip_invalid, progress, total,
-                              threads))
-    else:
-        results = _dask(parts, predictor, settings, skip_invalid, progress, total, scheduler,
-                        workers)
-    rejects = pd.concat([r.rejects for r in results], ignore_index=True) if results else \
-        pd.DataFrame(columns=["candidate_id", "file", "row", "reason"])
+    results, rejects, total = run_partitions(
+        path, predictor, partial(reduce_partition, settings=settings), engine=engine,
+        scheduler=scheduler, workers=workers, threads=threads, partition_rows=partition_rows,
+        skip_invalid=skip_invalid, progress=progress)
     if not any(len(r.kept) for r in results):
         raise ValueError(f"{path}: no valid candidate to rank ({len(rejects)} rejected)")
     ranked, front = merge_partials([r.kept for r in results], settings)
@@ -284,6 +288,31 @@ def rank_candidates(path: str | Path, models: dict, settings: RankSettings, *,
     return RankResult(ranked=ranked, front=front, rejects=rejects, n_candidates=total,
                       settings=settings, engine=engine,
                       warnings=pd.concat(warnings, ignore_index=True) if warnings else None)
+
+
+def run_partitions(path: str | Path, predictor: CandidatePredictor, reduce: Reducer, *,
+                   engine: str = "local", scheduler: str | None = None, workers: int = 2,
+                   threads: int = 1, partition_rows: int = 100_000, skip_invalid: bool = False,
+                   progress: Progress | None = None
+                   ) -> tuple[list[PartitionResult], pd.DataFrame, int]:
+    """Every partition of the library at ``path`` read, checked, predicted and reduced by
+    ``reduce`` (a picklable function of the predicted partition) on ``engine``. Returns the
+    partition results in partition order, the rejected candidates and the candidate count."""
+    from screen.screening.candidates import count_candidates, plan_partitions
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}; accepted: {', '.join(ENGINES)}")
+    parts = plan_partitions(path, partition_rows)
+    total = count_candidates(path)
+    if engine == "local":
+        results = list(_local(parts, predictor, reduce, skip_invalid, progress, total,
+                              threads))
+    else:
+        results = _dask(parts, predictor, reduce, skip_invalid, progress, total, scheduler,
+                        workers)
+    rejects = pd.concat([r.rejects for r in results], ignore_index=True) if results else \
+        pd.DataFrame(columns=["candidate_id", "file", "row", "reason"])
+    return results, rejects, total
 
 
 def explain_top(ranked: pd.DataFrame, predictor: CandidatePredictor) -> pd.DataFrame:
@@ -312,7 +341,8 @@ def default_workers() -> int:
 
 
 def report_meta(result: RankResult, candidates: str | Path,
-                model_uris: dict[str, str] | None = None) -> dict:
+                model_uris: dict[str, str] | None = None,
+                model_set: str | None = None) -> dict:
     """What the HTML report says about how the ranking was made."""
     from datetime import datetime
 
@@ -329,7 +359,7 @@ def report_meta(result: RankResult, candidates: str | Path,
             "layers": s.layers, "engine": result.engine,
             "generated": datetime.now(UTC).isoformat(timespec="seconds"),
             "mgscreen_version": getattr(screen, "__version__", ""),
-            "models": resolved_model_uris(model_uris),
+            "models": resolved_model_uris(model_uris, model_set=model_set),
             "desirability_doc": "Desirability " + " ".join(doc.split())}
 
 
@@ -350,6 +380,7 @@ def output_plan(out: str | Path, *, rejects: str | Path | None = None,
 def write_outputs(result: RankResult, out: str | Path, *, rejects: str | Path | None = None,
                   report: str | Path | None = None, candidates: str | Path = "",
                   model_uris: dict[str, str] | None = None,
+                  model_set: str | None = None,
                   plan: OutputPlan | None = None) -> dict[str, Path]:
     """Write the ranked table, the rejects (if any or if a path is given) and the report,
     committed together (all or none, see :mod:`screen.data.outputs`). Returns
@@ -368,7 +399,7 @@ def write_outputs(result: RankResult, out: str | Path, *, rejects: str | Path | 
 
             write_report(staged["--report"], output_frame(result.ranked),
                          output_frame(result.front), load_interfaces(),
-                         report_meta(result, candidates, model_uris),
+                         report_meta(result, candidates, model_uris, model_set),
                          [result.settings.spec(n) for n in result.settings.names])
             written["report"] = plan["--report"]
     return written

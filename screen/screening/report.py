@@ -317,7 +317,7 @@ def _header(title: str, meta: Mapping[str, Any], ranked: pd.DataFrame,
             rows.append((label, str(meta[key])))
     known = {"title", "candidates_path", "n_candidates", "n_ranked", "n_rejected", "order",
              "bound", "weights", "layers", "models", "generated", "mgscreen_version",
-             "desirability_doc"}
+             "desirability_doc", "how_to_read", "table_title"}
     rows += [(str(k), _mapping_text(v)) for k, v in meta.items() if k not in known]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     return f'<header>\n<h1>{_e(title)}</h1>\n<dl class="meta">{items}</dl>\n</header>'
@@ -325,6 +325,9 @@ def _header(title: str, meta: Mapping[str, Any], ranked: pd.DataFrame,
 
 def _how_to_read(meta: Mapping[str, Any], ranked: pd.DataFrame,
                  shown: list[Objective]) -> str:
+    if meta.get("how_to_read"):  # a page that is not a ranking (e.g. suggest) says its own
+        return (f'<section class="howto"><strong>How to read this.</strong> '
+                f'{_e(meta["how_to_read"])}</section>')
     layers = meta.get("layers")
     beyond = f"“&gt; {_e(layers)}” means deeper than the {_e(layers)} computed layers. " \
         if layers is not None else ""
@@ -474,7 +477,8 @@ def _ranked_section(ranked: pd.DataFrame, meta: Mapping[str, Any],
     n_ood = int((~ranked["in_domain"].map(_truthy)).sum()) if "in_domain" in ranked else 0
     note = (f'<p class="small">{n_ood} of {len(ranked)} ranked candidates are '
             '<span class="badge-ood">⚠ out of domain</span> (shaded rows).</p>' if n_ood else "")
-    return (f'<section><h2>Ranked candidates ({len(ranked)})</h2>{note}\n'
+    title = _e(meta.get("table_title", "Ranked candidates"))
+    return (f'<section><h2>{title} ({len(ranked)})</h2>{note}\n'
             f'<table class="ranked" id="ranked"><thead><tr>{head}</tr></thead>\n<tbody>\n'
             f"{rows}\n</tbody></table></section>")
 

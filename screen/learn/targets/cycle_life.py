@@ -243,7 +243,7 @@ class CycleLife(Target):
     objectives = (Objective(  # as the default config (demonstrated mode, hours) predicts it
         name="cycle_life", label="demonstrated stable cycling", unit="h", short="life",
         columns=columns("h", "demonstrated"), maximize=True, anchors=ANCHORS["h"],
-        scale="log", decimals=0),)
+        scale="log", decimals=0, interval_level=0.9),)
     effect = "ratio"
 
     @property
@@ -278,8 +278,11 @@ class CycleLife(Target):
                                   cv=unc["cv"], random_state=seed)
 
     def model_settings(self, config):
-        return {"unit": config["data"].get("unit", "h"), "mode": _mode(config),
-                "horizon": float(config.get("evaluation", {}).get("horizon", 500.0))}
+        settings = {"unit": config["data"].get("unit", "h"), "mode": _mode(config),
+                    "horizon": float(config.get("evaluation", {}).get("horizon", 500.0))}
+        if "uncertainty" in config:
+            settings["confidence"] = float(config["uncertainty"]["confidence"])
+        return settings
 
     def main_prediction(self, estimator, X, settings):
         if settings.get("mode") == "demonstrated":
@@ -307,8 +310,9 @@ class CycleLife(Target):
     def resolved_objectives(self, settings):
         unit, mode = settings.get("unit", "h"), settings.get("mode", "survival")
         label = "demonstrated stable cycling" if mode == "demonstrated" else "cycle life"
+        level = settings.get("confidence", 0.9) if mode == "demonstrated" else 0.5
         return tuple(replace(o, unit=unit, columns=columns(unit, mode), anchors=ANCHORS[unit],
-                             label=label)
+                             label=label, interval_level=level)
                      for o in self.objectives)
 
     def diagnostics(self, td, results, model, config):

@@ -10,10 +10,13 @@ kind ``polarization`` (the symmetric-cell overpotential). Candidates in CV: the 
 predicts only rows with a current density, ``n_predicted``) when the model is a direct
 regressor, ``dummy`` (mean) and ``names_rf``. Primary metric: MAE (V, lower is better).
 Predictions: ``overpotential_V_pred``, ``_low``, ``_high`` (CV+ conformal interval at
-``uncertainty.confidence``). Estimators: :mod:`screen.learn.models.overpotential`.
+``uncertainty.confidence``, kept as the objective's ``interval_level``). Estimators:
+:mod:`screen.learn.models.overpotential`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -109,7 +112,7 @@ class Overpotential(Target):
     objectives = (Objective(
         name="overpotential", label="overpotential", unit="V", short="η",
         columns={"point": PRED, "optimistic": LOW, "pessimistic": HIGH},
-        anchors=(0.05, 1.0), scale="linear", decimals=3),)
+        anchors=(0.05, 1.0), scale="linear", decimals=3, interval_level=0.9),)
     prediction_conditions = {c: float(c == f"{KIND_PREFIX}{PREDICTION_KIND}")
                              for c in kind_columns()}
 
@@ -142,6 +145,14 @@ class Overpotential(Target):
         return ConformalRegressor(self.task(config).make("model"),
                                   confidence=unc["confidence"], cv=unc["cv"], random_state=seed,
                                   conformity_score=unc.get("conformity", "absolute"))
+
+    def model_settings(self, config):
+        return {"confidence": float(config["uncertainty"]["confidence"])}
+
+    def resolved_objectives(self, settings):
+        level = settings.get("confidence")  # models saved before it was kept: the default
+        return tuple(o if level is None else replace(o, interval_level=float(level))
+                     for o in self.objectives)
 
     def predict_table(self, estimator, X, settings):
         pred, low, high = estimator.predict_interval(X)

@@ -62,6 +62,9 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_DATASET_DIGEST = 36
 MAX_ERROR_MESSAGE = 4000
 _INVALID_KEY_CHARS = re.compile(r"[^/\w.\- :]")
+#: A lab's model-set name (``train --name``): registered models ``<name>-<target>``.
+_MODEL_SET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", re.ASCII)
+MAX_MODEL_SET = 64
 
 
 
@@ -164,9 +167,26 @@ def experiment_name(target: str) -> str:
     return f"{EXPERIMENT_PREFIX}{target}"
 
 
-def registered_model_name(target: str) -> str:
-    """The registered-model name of a target, e.g. ``mgscreen-overpotential``."""
-    return f"{EXPERIMENT_PREFIX}{target}"
+def registered_model_name(target: str, model_set: str | None = None) -> str:
+    """The registered-model name of a target, e.g. ``mgscreen-overpotential``; with a lab's
+    ``model_set`` name (``train --name mylab``), ``mylab-overpotential``."""
+    if model_set is None:
+        return f"{EXPERIMENT_PREFIX}{target}"
+    return f"{check_model_set(model_set)}-{target}"
+
+
+def check_model_set(name: str) -> str:
+    """``name`` if it can name a lab's model set, else ValueError saying what is accepted:
+    letters, digits, ``_ . -``, starting with a letter or digit, at most
+    :data:`MAX_MODEL_SET` characters, and never the default set's name (``mgscreen``)."""
+    if not _MODEL_SET.fullmatch(name or "") or len(name) > MAX_MODEL_SET:
+        raise ValueError(f"model-set name {name!r}: use letters, digits, '_', '.' or '-', "
+                         f"starting with a letter or digit, at most {MAX_MODEL_SET} characters "
+                         "(e.g. mylab)")
+    if f"{name.lower()}-" == EXPERIMENT_PREFIX.lower():
+        raise ValueError(f"model-set name {name!r} is the default models' name; choose "
+                         "another (e.g. mylab)")
+    return name
 
 
 #: Experiment tags every mgscreen experiment gets: MLflow 3 opens an experiment on the view its
