@@ -31,7 +31,7 @@ SYSTEM = {"metal": "Mg", "anion": NEW_ANION, "salt_conc_M": "0.5", "solvent": "D
           "additive": "none", "coating": "none", "cell_type": "symmetric",
           "areal_capacity_mAh_cm2": "0.5"}
 TRAIN_FAST = ["--set", 'cv.schemes=["source"]', "--set", 'cv.primary="source"',
-              "--set", "cv.n_splits=3", "--set", "model.params.n_estimators=20",
+              "--set", "cv.n_splits=3",
               "--set", "uncertainty.cv=3"]
 TARGET = "overpotential"  # the lab file measures it; the other targets keep default models
 

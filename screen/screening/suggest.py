@@ -84,6 +84,8 @@ N_DRAWS = 64
 #: 0: expected gain only (``benchmarks/active_learning.py``: exploring cost experiments there).
 DEFAULT_EXPLORE = 0.0
 #: Columns :func:`acquisition_table` adds.
+#: Desirability differences below this are float rounding, not gain or spread.
+ROUNDING = 1e-12
 ACQUISITION_COLUMNS = ("desirability", "expected_gain", "spread", "learning", "acquisition",
                        "most_uncertain")
 CHUNK_ROWS = 20_000  # rows scored at once (draws × objectives floats per row)
@@ -278,6 +280,10 @@ def acquisition_table(predicted: pd.DataFrame, incumbent: float,
         D = desirability_draws(chunk, grid)
         gain[part] = np.maximum(D - incumbent, 0.0).mean(axis=1)
         spread[part] = D.std(axis=1)
+    # the draws and the incumbent's D are computed in different summation orders: differences
+    # at float rounding (an exact prediction equal to the incumbent) are no gain and no spread
+    gain[gain < ROUNDING] = 0.0
+    spread[spread < ROUNDING] = 0.0
     unpredicted = ~np.isfinite(scores.point).all(axis=1)
     gain[unpredicted] = spread[unpredicted] = np.nan
     distance = predicted["domain_distance"].to_numpy(float, na_value=np.nan) \
@@ -559,8 +565,8 @@ def report_meta(result: SuggestResult, candidates: str | Path,
     from datetime import UTC, datetime
 
     import screen
+    from screen.data.formulation import formulation_lines
     from screen.learn.predict import resolved_model_uris
-    from screen.screening.report import formulation_text
 
     s = result.settings
     best = result.best_measured
@@ -573,7 +579,8 @@ def report_meta(result: SuggestResult, candidates: str | Path,
         "weights": {o: s.rank.weights.get(o, 0.0) for o in s.rank.names},
         "budget": s.budget, "explore": s.explore, "shortlist": s.shortlist_size,
         "diversity radius": round(result.radius, 3),
-        "best measured D": f"{result.incumbent:.3f} ({' / '.join(formulation_text(best))}, "
+        "best measured D": f"{result.incumbent:.3f} "
+                           f"({' / '.join(formulation_lines(best, with_condition=True))}, "
                            f"{best.get('source', '')})",
         "measured systems": len(result.systems),
         "data": "; ".join(data_files) if data_files else "the embedded data set",

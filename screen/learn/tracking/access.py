@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from screen.learn.tracking.store import (
     CHAMPION_ALIAS,
+    EXPERIMENT_PREFIX,
     TAG_MODEL_TARGET,
     Store,
     is_unreachable,
@@ -161,11 +162,17 @@ def _explain(exc: BaseException, target: str, uri: str, store: Store,
         code == "INVALID_PARAMETER_VALUE" and "not found" in text)
     if champion and (missing or isinstance(exc, MlflowException) and "alias" in text):
         name = uri[len("models:/"):].split("@", 1)[0]
+        model_set = name[:-len(target) - 1] if name.endswith(f"-{target}") else ""
+        if model_set and f"{model_set}-" != EXPERIMENT_PREFIX:  # a lab's set (train --name)
+            how = (f"`mgscreen train --all --data <your cells.csv> --name {model_set}`, or "
+                   f"`mgscreen train --config experiments/{target}.toml --data <your "
+                   f"cells.csv> --name {model_set}`")
+        else:
+            how = f"{TRAIN_HINT}, or `mgscreen train --config experiments/{target}.toml`"
         return ModelStoreError(
             store.uri, "no champion", f"no version of {name} holds the alias "
-            f"{CHAMPION_ALIAS!r} ({text})", f"Train it ({TRAIN_HINT}, or `mgscreen train "
-            f"--config experiments/{target}.toml`), or pass --model-uri {target}=URI", target,
-            uri)
+            f"{CHAMPION_ALIAS!r} ({text})", f"Train it ({how}), or pass --model-uri "
+            f"{target}=URI", target, uri)
     if missing:
         return ModelStoreError(store.uri, "not found", text, "Check the run id or model name "
                                "(`mgscreen ui` lists them), or leave out --model-uri to use "
