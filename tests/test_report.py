@@ -297,3 +297,35 @@ def test_split_top_level_and_formulation_text():
                                             "Mg, coating MgF2 (1 µm)"]
     row.update(additive="I2", additive_conc_M=0.05, coating="none")
     assert formulation_lines(row) == ["TFSI 0.5 M in DME:G2 (1:1) + I2 0.05 M", "bare Mg"]
+
+
+@pytest.mark.parametrize("width", [100, 80])
+def test_terminal_table_fits_and_shows_the_formulation(width):
+    """The console's top-20 table never exceeds the console (at most 100 columns) and keeps
+    every part of the formulation and the desirability visible."""
+    import io
+
+    from rich.console import Console
+
+    from screen.cli.render import TABLE_WIDTH, print_ranked
+
+    ranked = synthetic_ranked(8)
+    out = io.StringIO()
+    print_ranked(Console(file=out, width=width), ranked, SPECS, limit=8)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= min(width, TABLE_WIDTH)
+    text = " ".join(" ".join(lines).split())
+    first = ranked.iloc[0]
+    for part in (str(first["anion"]), str(first["solvent"]).split(":")[0], "symmetric"):
+        assert part in text, part
+    assert f"{first['desirability']:.2f}" in text
+
+
+def test_verbs_print_100_columns_outside_a_terminal(monkeypatch):
+    from screen.cli.render import TABLE_WIDTH, make_console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
+    assert make_console().width == TABLE_WIDTH
+    monkeypatch.setenv("COLUMNS", "132")
+    assert make_console().width == 132

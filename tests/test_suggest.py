@@ -236,3 +236,16 @@ def test_cli_without_the_named_models_says_how_to_train_them(tmp_path, candidate
                                  "nolab", "--tracking-uri", fast_model_store])
     assert result.exit_code == 1 and "--name nolab" in result.output
     assert not out.exists()
+
+
+def test_every_objective_with_an_interval_states_its_coverage():
+    """suggest reads an objective's uncertainty only when its interval's coverage is known:
+    an interval without one would silently count as exact."""
+    from screen.learn.registry import objectives
+
+    with_interval = [o for o in objectives().values() if o.has_interval]
+    assert {o.name for o in with_interval} >= {"overpotential", "coulombic_efficiency",
+                                               "cycle_life"}
+    for objective in with_interval:
+        assert objective.interval_level is not None and 0 < objective.interval_level < 1, \
+            objective.name

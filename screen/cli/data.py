@@ -26,19 +26,18 @@ def validate_cmd(file: InputCsv, mode: ModeOption = "dataset",
     has no errors (warnings are listed), 1 when it has errors.
     """
     import pandas as pd
-    from rich.console import Console
     from rich.markup import escape
 
     from featurizers.check import featurization_check
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_problems
+    from screen.cli.render import make_console, print_problems
     from screen.data.components import ComponentLibrary
     from screen.data.dataset import check_file
     from screen.data.io import atomic_write_csv
     from screen.data.outputs import Output, OutputPlan
     from screen.data.problems import errors_of
 
-    console = Console()
+    console = make_console()
     with reported_errors(console):
         plan = OutputPlan([Output(report, "--report", (".csv",))] if report else [],
                           inputs=[file], force=force).check()
@@ -85,14 +84,12 @@ def _looks_like_systems(problems) -> bool:
 def info_cmd(file: OptionalInputCsv = None) -> None:
     """Summarize a data set (default: the embedded one): rows per metal, anion family and
     coating class, rows with each measured value, censored fraction."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_summary
+    from screen.cli.render import make_console, print_summary
     from screen.data.dataset import load_interfaces, summarize
     from screen.data.paths import INTERFACES_FILE
 
-    console = Console()
+    console = make_console()
     with reported_errors(console):
         frame = load_interfaces(file)
         print_summary(console, summarize(frame), str(file or INTERFACES_FILE))

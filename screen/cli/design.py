@@ -49,12 +49,12 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
     """Search the formulation space (anion, solvent + co-solvent, additive, coating,
     concentrations) with NSGA-II for low overpotential, long cycle life and low
     p_passivating, and write the constrained Pareto set with predictions and intervals."""
-    from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
     from rich.text import Text
 
     from screen.cli.errors import reported_errors
+    from screen.cli.render import make_console
     from screen.data.components import ComponentLibrary
     from screen.learn.predict import load_models
     from screen.learn.tracking import Store, check_readable
@@ -68,7 +68,7 @@ def design(config: ConfigOption = None, trials: TrialsOption = None, seed: SeedO
 
     uris = parse_model_uris(model_uri)
     model_set = parse_model_set(model_set)
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     plot = plot if plot is not None else out.with_suffix(".png")
     with reported_errors(console):

@@ -57,6 +57,7 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
 
     from featurizers.check import featurization_check
     from screen.cli.errors import reported_errors
+    from screen.cli.render import make_console
     from screen.data.components import ComponentLibrary
     from screen.data.outputs import Output, OutputPlan
     from screen.screening.enumeration import (
@@ -68,7 +69,7 @@ def enumerate_candidates(out: OutOption, config: ConfigOption = None,
         write_candidates,
     )
 
-    console = Console()
+    console = make_console()
     includes = _kind_names(include, "--include")
     excludes = _kind_names(exclude, "--exclude")
     with reported_errors(console), _enumeration_errors(console):

@@ -23,14 +23,13 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
               cache_dir: CacheDirOption = None, force: ForceOption = False) -> None:
     """Featurize the systems of INPUT_CSV (interfaces.csv schema; targets not needed)."""
     import pandas as pd
-    from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
 
     from featurizers.base import FeaturizationError
     from featurizers.system import SystemFeaturizer
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_problems
+    from screen.cli.render import make_console, print_problems
     from screen.data.components import ComponentLibrary
     from screen.data.dataset import check_file
     from screen.data.outputs import Output, OutputPlan, write_table
@@ -39,7 +38,7 @@ def featurize(input_csv: InputCsv, out: OutOption, on_error: OnErrorOption = "ra
 
     if on_error not in ("raise", "nan"):
         raise typer.BadParameter(f"{on_error!r}; accepted: raise, nan", param_hint="--on-error")
-    console = Console()
+    console = make_console()
     with reported_errors(console):
         plan = OutputPlan([Output(out, "--out", (".parquet", ".pq", ".csv"))],
                           inputs=[input_csv], force=force).check()

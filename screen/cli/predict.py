@@ -30,17 +30,15 @@ def predict(input_csv: InputCsv, out: OutOption, model_uri: ModelUriOption = Non
     the applicability domain for every system of INPUT_CSV (interfaces.csv schema; targets not
     needed). The output keeps the input's columns and adds the resolved component names, the
     inputs the models had to fill in, and the predictions."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_problems
+    from screen.cli.render import make_console, print_problems
     from screen.data.outputs import TABLE_SUFFIXES, Output, OutputPlan, write_table
     from screen.learn.tracking import Store, check_readable
     from screen.screening.predictions import predict_file
 
     uris = parse_model_uris(model_uri)
     model_set = parse_model_set(model_set)
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         plan = OutputPlan([Output(out, "--out", TABLE_SUFFIXES)], inputs=[input_csv],

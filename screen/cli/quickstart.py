@@ -12,10 +12,8 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
     models of every registered target (overpotential, cycle life, passivation ...) in MLflow, then
     enumerate the default
     candidate library (experiments/enumerate.toml), rank it and write an HTML report."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_summary, print_train_result
+    from screen.cli.render import make_console, print_summary, print_train_result
     from screen.data.components import ComponentLibrary
     from screen.data.dataset import load_interfaces, summarize
     from screen.data.paths import dataset_dir
@@ -24,7 +22,7 @@ def quickstart(tracking_uri: TrackingUriOption = None) -> None:
     from screen.learn.registry import target_names
     from screen.learn.train import featurize_dataset, train_target
 
-    console = Console()
+    console = make_console()
     store = tracking.Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         library = ComponentLibrary.load()

@@ -65,10 +65,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     """Predict every candidate with the champion models and write the best, ranked by Pareto
     layer and desirability, each with its predictions, rank reasons and nearest measured
     systems."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_ranked, print_warnings
+    from screen.cli.render import make_console, print_ranked, print_warnings
     from screen.learn.predict import load_models
     from screen.learn.tracking import Store, check_readable
     from screen.screening.candidates import CandidateFileError, check_candidates
@@ -85,7 +83,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
 
     uris = parse_model_uris(model_uri)
     model_set = parse_model_set(model_set)
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         loaded = load_rank_config(config)

@@ -79,6 +79,18 @@ def print_train_result(console: Console, result) -> None:
 TABLE_WIDTH = 100
 
 
+def make_console() -> Console:
+    """The console of a verb: the terminal's width in a terminal; :data:`TABLE_WIDTH` columns
+    when the output goes to a file, a pipe or a CI log (rich would assume 80 and crop the
+    ranked table), unless ``COLUMNS`` says otherwise."""
+    import os
+    import sys
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=TABLE_WIDTH)
+
+
 def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20) -> None:
     """The first ``limit`` ranked candidates in at most :data:`TABLE_WIDTH` columns: the
     formulation (electrolyte; anode and test condition), each objective's point prediction
@@ -90,7 +102,7 @@ def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20)
     from screen.data.formulation import anode_text, condition_text, electrolyte_text
 
     table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left",
-                  box=box.SIMPLE_HEAD, width=TABLE_WIDTH, pad_edge=False)
+                  box=box.SIMPLE_HEAD, width=min(TABLE_WIDTH, console.width), pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("formulation (electrolyte / anode, condition)", ratio=1)
     for spec in specs:

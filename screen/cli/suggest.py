@@ -63,10 +63,8 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
     largest expected gain in desirability over the best measured system (plus --explore x
     learning where the data are thin), diverse in feature space, each with why. Give the
     --data files the models were trained on, so that those systems count as measured."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_suggestions
+    from screen.cli.render import make_console, print_suggestions
     from screen.learn.predict import load_models
     from screen.learn.tracking import Store
     from screen.screening.rank import InvalidCandidates, default_workers
@@ -81,7 +79,7 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
 
     uris = parse_model_uris(model_uri)
     model_set = parse_model_set(model_set)
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         loaded = load_rank_config(config)

@@ -38,10 +38,8 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
           name: NameOption = None) -> None:
     """Cross-validate the model against baselines, fit it on all rows and log it in MLflow
     (with --data: on the embedded data set plus your own measurements)."""
-    from rich.console import Console
-
     from screen.cli.errors import reported_errors
-    from screen.cli.render import print_train_result
+    from screen.cli.render import make_console, print_train_result
     from screen.learn.config import default_config_path, load_config
     from screen.learn.registry import target_names
     from screen.learn.tracking import Store, TrackingUnreachable
@@ -55,7 +53,7 @@ def train(config: ConfigOption = None, all_targets: AllOption = False,
         extra.append(f"seed={seed}")
     if model is not None:
         extra.append(f'model.family="{model}"')
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     with reported_errors(console):
         paths = [config] if config else [default_config_path(t) for t in target_names()]

@@ -60,10 +60,10 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     import math
     import threading
 
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from screen.cli.errors import reported_errors
+    from screen.cli.render import make_console
     from screen.data.outputs import Output, OutputPlan
     from screen.learn.config import load_config
     from screen.learn.tracking import Store
@@ -73,7 +73,7 @@ def tune(config: ConfigOption, trials: TrialsOption = None, timeout: TimeoutOpti
     if trials is None and timeout is None:
         raise typer.BadParameter("give --trials N and/or --timeout S", param_hint="--trials")
     model_set = parse_model_set(name, "--name")
-    console = Console()
+    console = make_console()
     store = Store(tracking_uri)  # the one tracking store of this command
     counts = {"done": 0, "pruned": 0, "failed": 0, "best": math.nan}
     lock = threading.Lock()

@@ -90,11 +90,10 @@ def ui(host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT,
     import subprocess
     from pathlib import Path
 
-    from rich.console import Console
-
+    from screen.cli.render import make_console
     from screen.learn.tracking import resolve_tracking_uri
 
-    console = Console()
+    console = make_console()
     store = resolve_tracking_uri(tracking_uri)
     if store.startswith(("http://", "https://")):
         console.print(f"The tracking URI is already an MLflow server: open {store}",

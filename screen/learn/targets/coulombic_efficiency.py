@@ -16,6 +16,8 @@ Predictions: ``coulombic_efficiency_pct_pred``, ``_low``, ``_high``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -120,7 +122,7 @@ class CoulombicEfficiency(Target):
     objectives = (Objective(
         name="coulombic_efficiency", label="Coulombic efficiency", unit="%", short="CE",
         columns={"point": PRED, "optimistic": HIGH, "pessimistic": LOW}, maximize=True,
-        anchors=(99.9, 90.0), scale="linear", decimals=1),)
+        anchors=(99.9, 90.0), scale="linear", decimals=1, interval_level=0.9),)
     effect_decimals = 1
 
     def task(self, config):
@@ -136,6 +138,14 @@ class CoulombicEfficiency(Target):
         unc = config["uncertainty"]
         return ConformalRegressor(self.task(config).make("model"), confidence=unc["confidence"],
                                   cv=unc["cv"], random_state=seed)
+
+    def model_settings(self, config):
+        return {"confidence": float(config["uncertainty"]["confidence"])}
+
+    def resolved_objectives(self, settings):
+        level = settings.get("confidence")  # the interval's coverage, as the model was fitted
+        return tuple(o if level is None else replace(o, interval_level=float(level))
+                     for o in self.objectives)
 
     def main_prediction(self, estimator, X, settings):
         return from_z(estimator.predict(X))
