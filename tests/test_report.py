@@ -182,7 +182,7 @@ def test_cells_are_formatted(page):
     rows = _parse(page).rows
     first = synthetic_ranked().iloc[0]
     eta = rows[0][2]
-    assert re.fullmatch(r"\d\.\d{2,3} V \[\d\.\d{2,3}, \d\.\d{2,3}\]", eta), eta
+    assert re.fullmatch(r"\d\.\d{2,3} V\s*90 % \[\d\.\d{2,3}, \d\.\d{2,3}\]", eta), eta
     assert "in " in rows[0][1] and first["candidate_id"] in rows[0][1]
     assert rows[2][3] == "> 2,500 h"  # a lower bound
     assert not rows[3][3].startswith(">") and rows[3][3].endswith(" h")
@@ -329,3 +329,18 @@ def test_verbs_print_100_columns_outside_a_terminal(monkeypatch):
     assert make_console().width == TABLE_WIDTH
     monkeypatch.setenv("COLUMNS", "132")
     assert make_console().width == 132
+
+
+def test_percent_objective_cell_names_its_interval():
+    """Coulombic efficiency reads as a percentage with its decimals and its 90 % interval,
+    never in exponent notation; a 0.5-coverage pair is called the IQR."""
+    from dataclasses import replace
+
+    from screen.learn.registry import get_objective
+
+    ce = get_objective("coulombic_efficiency")
+    row = {ce.column(): 99.43, ce.column("optimistic"): 99.91, ce.column("pessimistic"): 96.2}
+    cell = re.sub(r"<[^>]+>", " ", report._objective_cell(ce, row))
+    assert " ".join(cell.split()) == "99.4 % 90 % [96.2, 99.9]"
+    quartiles = report._objective_cell(replace(ce, interval_level=0.5), row)
+    assert "IQR [96.2, 99.9]" in quartiles and "e+" not in quartiles

@@ -181,7 +181,18 @@ def _value(spec: Objective, v: float) -> str:
         return _hours(v)
     if not spec.unit:
         return _prob(v)
-    return DASH if not math.isfinite(v) else f"{v:.{spec.decimals}g}"
+    return DASH if not math.isfinite(v) else f"{v:.{spec.decimals}f}"
+
+
+def _interval_name(spec: Objective, short: bool = False) -> str:
+    """What an objective's optimistic/pessimistic pair is: its quartiles (coverage 0.5), an
+    ``N %`` interval, or an interval of unstated coverage."""
+    level = spec.interval_level
+    if level is not None and abs(level - 0.5) < 1e-9:
+        return "IQR" if short else "inter-quartile range (IQR)"
+    if level is not None:
+        return f"{level:.0%} interval".replace("%", " %")
+    return "interval"
 
 
 def _g(v: Any) -> str:
@@ -339,8 +350,7 @@ def _how_to_read(meta: Mapping[str, Any], ranked: pd.DataFrame,
         unit = f" in {o.unit}" if o.unit else " (a probability)"
         what = f"<em>{_e(o.label.capitalize())}</em>{_e(unit)}"
         if o.has_interval:
-            what += (" with the [favourable, unfavourable] ends of its uncertainty"
-                     if not o.maximize else " with its inter-quartile range (IQR)")
+            what += f" with its {_e(_interval_name(o))} [low, high]"
         if "lower_bound" in o.columns:
             what += ("; “&gt; x” means the prediction lies beyond the follow-up of the "
                      "training data, so x is only a lower bound")
@@ -400,11 +410,10 @@ def _objective_cell(spec: Objective, row: Mapping[str, Any]) -> str:
             "pessimistic")))
         if math.isfinite(a) and math.isfinite(b):
             low, high = min(a, b), max(a, b)
-            if spec.maximize:
-                text += (f'<br><span class="iv">IQR [{_value(spec, low)}, '
-                         f'{_value(spec, high)}]</span>')
-            else:
-                text += f' <span class="iv">[{_value(spec, low)}, {_value(spec, high)}]</span>'
+            name = _interval_name(spec, short=True)
+            label = "" if name == "interval" else f"{_e(name.replace(' interval', ''))} "
+            text += (f'<br><span class="iv">{label}[{_value(spec, low)}, '
+                     f'{_value(spec, high)}]</span>')
     return text
 
 
@@ -646,7 +655,7 @@ def context_figure(spec: Objective, measured: pd.DataFrame, ranked: pd.DataFrame
             err = np.vstack([np.clip(pred - low, 0, None), np.clip(high - pred, 0, None)])
             bottom.errorbar(pred, pos, xerr=np.nan_to_num(err), fmt="none", ecolor="0.6",
                             elinewidth=1.2, capsize=2,
-                            label="quartiles (Q25–Q75)" if spec.maximize else "interval")
+                            label=_interval_name(spec))
     _ranked_points(bottom, pred, pos, _ood_mask(top_k), marker="o", lower=lower)
     _rank_axis(bottom, top_k["rank"].to_numpy())
     every = np.concatenate([found.values[ok], pred[np.isfinite(pred)]])
