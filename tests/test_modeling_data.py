@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from screen import load_interfaces
@@ -105,12 +106,17 @@ def test_groups_and_too_few_rows(features, library):
 
 
 def test_domain_scorer():
+    """A block's distance is to the nearest distinct training vector over the training
+    spread; a constant column is ignored; a far point is outside, training rows inside."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 4))
-    X[:, 3] = 1.0  # a constant feature is ignored
-    domain = DomainScorer(k=5, quantile=0.95).fit(X)
-    distance, inside = domain.assess(np.array([[0, 0, 0, 1.0], [30, 30, 30, 1.0]]))
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=[f"anion__f{i}" for i in range(4)])
+    X["anion__f3"] = 1.0  # a constant feature is ignored
+    domain = DomainScorer(blocks={"anion": ("anion__",)}, k=5, quantile=0.95).fit(X)
+    probe = pd.DataFrame([[0, 0, 0, 1.0], [30, 30, 30, 1.0]], columns=X.columns)
+    distance, inside = domain.assess(probe)
     assert inside.tolist() == [True, False]
     assert distance[1] > 10 * distance[0]
     _, train_inside = domain.assess(X)
-    assert 0.9 < train_inside.mean() <= 1.0
+    assert train_inside.all()
+    with pytest.raises(TypeError, match="DataFrame"):
+        domain.assess(probe.to_numpy())
