@@ -26,7 +26,7 @@ from screen.learn.config import default_config_path, load_config
 from screen.learn.train import featurize_dataset, train_target
 
 FAST = {  # one grouped scheme and small models: the UI, not the model, is under test here
-    "overpotential": ["model.params.n_estimators=10", "uncertainty.cv=3"],
+    "overpotential": ["uncertainty.cv=3"],
     "passivation": [],
 }
 PLOT = {"overpotential": "parity.png", "passivation": "calibration.png"}

@@ -209,7 +209,7 @@ def trained(tmp_path_factory):
     uri = sqlite_store(root)
     config = load_config(default_config_path("overpotential"),
                          ['cv.schemes=["source"]', 'cv.primary="source"', "cv.n_splits=3",
-                          "model.params.n_estimators=10", "uncertainty.cv=3"])
+                          "uncertainty.cv=3"])
     result = train_target(config, featurize_dataset(), uri)
     assert result.champion
     return uri, root, result

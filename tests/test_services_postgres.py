@@ -31,11 +31,12 @@ from screen.cli import app
 from screen.learn import tracking
 from screen.learn.config import default_config_path, load_config
 from screen.learn.dburl import with_driver
+from screen.learn.registry import target_names
 from screen.learn.train import featurize_dataset, train_target
 from screen.learn.tune import PROCESS_ATTR
 
 FAST_CV = ['cv.schemes=["source"]', 'cv.primary="source"', "cv.n_splits=3"]
-FAST_MODELS = {"overpotential": ["model.params.n_estimators=10", "uncertainty.cv=3"],
+FAST_MODELS = {"overpotential": ["uncertainty.cv=3"],
                "cycle_life": ["model.params.n_estimators=10"]}
 TUNE_FAST = [*FAST_CV, 'model.family="logistic_regression"',
              'tune.space={"model.params.C" = {type = "float", low = 0.001, high = 10.0, '
@@ -66,8 +67,8 @@ def server(pg_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(server, tmp_path_factory):
-    """passivation trained by the CLI over HTTP; meanwhile the other two targets (which
-    `predict` also needs) trained in-process against the same server."""
+    """passivation trained by the CLI over HTTP; meanwhile every other registered target
+    (`predict` needs them all) trained in-process against the same server."""
     url, _ = server
     cli = subprocess.Popen([*CLI, "train", "--config", str(default_config_path("passivation")),
                             "--tracking-uri", url, *sets(FAST_CV)],
@@ -75,8 +76,11 @@ def trained(server, tmp_path_factory):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         features = featurize_dataset()
-        for target, extra in FAST_MODELS.items():
-            config = load_config(default_config_path(target), [*FAST_CV, *extra])
+        for target in target_names():
+            if target == "passivation":  # the CLI's
+                continue
+            config = load_config(default_config_path(target),
+                                 [*FAST_CV, *FAST_MODELS.get(target, [])])
             assert train_target(config, features, url).champion
         output = cli.communicate(timeout=600)[0]
     finally:
@@ -122,10 +126,9 @@ def test_train_over_http_logs_to_postgres_and_registers_champion(server, trained
 
     # ... and it all lives in PostgreSQL
     names = {r[0] for r in _sql(database, "SELECT name FROM experiments")}
-    assert {"mgscreen-passivation", "mgscreen-overpotential", "mgscreen-cycle_life"} <= names
+    assert {f"mgscreen-{t}" for t in target_names()} <= names
     aliases = _sql(database, "SELECT name, alias FROM registered_model_aliases")
-    assert ("mgscreen-passivation", "champion") in aliases
-    assert len(aliases) == 3
+    assert sorted(aliases) == sorted((f"mgscreen-{t}", "champion") for t in target_names())
 
 
 def test_predict_loads_champions_from_the_server(server, trained, tmp_path, interfaces_path):
@@ -140,7 +143,8 @@ def test_predict_loads_champions_from_the_server(server, trained, tmp_path, inte
     assert len(pred) == 5
     assert pred["p_passivating"].between(0, 1).all()
     assert pred["overpotential_V_pred"].notna().all()
-    assert pred["cycle_life_h_pred"].gt(0).all()
+    assert pred["stable_duration_h_pred"].gt(0).all()
+    assert pred["coulombic_efficiency_pct_pred"].between(0, 100).all()
 
 
 def test_two_tune_processes_share_a_postgres_study(server, pg_url, tmp_path):
