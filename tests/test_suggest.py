@@ -234,8 +234,33 @@ def test_cli_without_the_named_models_says_how_to_train_them(tmp_path, candidate
     out = tmp_path / "next.csv"
     result = runner.invoke(app, ["suggest", str(candidates_csv), "--out", str(out), "--models",
                                  "nolab", "--tracking-uri", fast_model_store])
-    assert result.exit_code == 1 and "--name nolab" in result.output
+    assert result.exit_code == 1 and "--name nolab" in " ".join(result.output.split())
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["out_is_the_candidates", "report_pdf", "out_is_a_lab_file",
+                                  "engine"])
+def test_cli_checks_outputs_and_engine_before_any_work(tmp_path, candidates_csv, case):
+    """Like rank: a bad output path or engine is refused before the store is opened (the
+    store here does not exist) and no file is written or replaced."""
+    lab = tmp_path / "lab.csv"
+    lab.write_text("kept\n", encoding="utf-8")
+    store = f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}"
+    out = tmp_path / "next.csv"
+    args = {"out_is_the_candidates": ["--out", str(candidates_csv)],
+            "report_pdf": ["--out", str(out), "--report", str(tmp_path / "next.pdf")],
+            "out_is_a_lab_file": ["--out", str(lab), "--data", str(lab)],
+            "engine": ["--out", str(out), "--engine", "spark"]}[case]
+    before = candidates_csv.read_bytes()
+    result = runner.invoke(app, ["suggest", str(candidates_csv), *args, "--tracking-uri",
+                                 store])
+    text = " ".join(result.output.split())
+    assert result.exit_code != 0, text
+    assert "ModelStoreError" not in text and "store" not in text
+    assert {"out_is_the_candidates": "input", "report_pdf": ".pdf",
+            "out_is_a_lab_file": "input", "engine": "spark"}[case] in text
+    assert candidates_csv.read_bytes() == before and lab.read_text() == "kept\n"
+    assert not out.exists() and not (tmp_path / "absent").exists()
 
 
 def test_every_objective_with_an_interval_states_its_coverage():

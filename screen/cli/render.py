@@ -47,7 +47,8 @@ def print_problems(console: Console, problems: list[Problem], limit: int = 200) 
         console.print(f"... and {len(problems) - limit} more (use --report to get them all)")
 
 
-def print_warnings(console: Console, warnings: pd.DataFrame | None, limit: int = 10) -> None:
+def print_warnings(console: Console, warnings: pd.DataFrame | None, limit: int = 10,
+                   done: str = "ranked") -> None:
     """The warnings of a candidate check (rows kept), at most ``limit`` and a count."""
     from screen.data.candidate_checks import problems_as_text
 
@@ -56,7 +57,7 @@ def print_warnings(console: Console, warnings: pd.DataFrame | None, limit: int =
     for line in problems_as_text(warnings, limit):
         console.print(line, markup=False, highlight=False, soft_wrap=True, style="yellow")
     more = f" ({len(warnings) - limit} more not shown)" if len(warnings) > limit else ""
-    console.print(f"{len(warnings)} warning(s); the candidates were ranked{more}",
+    console.print(f"{len(warnings)} warning(s); the candidates were {done}{more}",
                   markup=False, style="yellow")
 
 

@@ -10,6 +10,7 @@ import typer
 from screen.cli.options import (
     DataOption,
     EmbeddedOption,
+    ForceOption,
     ModelSetOption,
     TrackingUriOption,
     parse_model_set,
@@ -58,21 +59,23 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
             engine: EngineOption = None, scheduler: SchedulerOption = None,
             workers: WorkersOption = None, partition_rows: PartitionOption = None,
             skip_invalid: SkipOption = False, rejects: RejectsOption = None,
-            tracking_uri: TrackingUriOption = None) -> None:
+            tracking_uri: TrackingUriOption = None, force: ForceOption = False) -> None:
     """Suggest the BUDGET experiments to run next from CANDIDATES: not yet measured, with the
     largest expected gain in desirability over the best measured system (plus --explore x
     learning where the data are thin), diverse in feature space, each with why. Give the
     --data files the models were trained on, so that those systems count as measured."""
     from screen.cli.errors import reported_errors
-    from screen.cli.render import make_console, print_suggestions
+    from screen.cli.render import make_console, print_suggestions, print_warnings
     from screen.learn.predict import load_models
-    from screen.learn.tracking import Store
-    from screen.screening.rank import InvalidCandidates, default_workers
+    from screen.learn.tracking import Store, check_readable
+    from screen.screening.candidates import CandidateFileError, check_candidates
+    from screen.screening.rank import ENGINES, InvalidCandidates, default_workers
     from screen.screening.rank_config import load_rank_config
     from screen.screening.ranking import parse_weights
     from screen.screening.suggest import (
         DEFAULT_EXPLORE,
         SuggestSettings,
+        output_plan,
         suggest_candidates,
         write_outputs,
     )
@@ -91,8 +94,20 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
                                        radius=diversity_radius, rank=rank)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        table = training_table(data, embedded)
         engine = engine or loaded.engine
+        if engine not in ENGINES:
+            raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
+                                     param_hint="--engine")
+        # everything that can be checked is checked before the models are loaded
+        plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
+                           data_files=[str(p) for p in data or []], force=force).check()
+        try:
+            check_candidates(candidates)
+        except CandidateFileError as exc:
+            console.print(str(exc), markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        table = training_table(data, embedded)
+        check_readable(store)
         try:
             models = load_models(store, uris, model_set=model_set)
             with _progress(console, "scoring") as advance:
@@ -110,7 +125,8 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
             raise typer.Exit(1) from None
         written = write_outputs(result, out, table.frame, report=report, rejects=rejects,
                                 candidates=candidates, model_uris=uris, model_set=model_set,
-                                data_files=[i.path for i in table.inputs])
+                                data_files=[i.path for i in table.inputs], plan=plan)
+    print_warnings(console, result.warnings, done="scored")
     print_suggestions(console, result)
     for label, path in written.items():
         console.print(f"{label}: {path}")

@@ -495,6 +495,7 @@ class SuggestResult:
     radius: float
     settings: SuggestSettings
     engine: str
+    warnings: pd.DataFrame | None = None
 
     @property
     def best_measured(self) -> pd.Series:
@@ -543,8 +544,10 @@ def suggest_candidates(path: str | Path, models: dict, settings: SuggestSettings
     picks = choose_batch(shortlist, space.transform(X), settings, radius)
     picks = explain_picks(picks, X.iloc[picks.index.to_numpy()], predictor.models, reference,
                           rank, incumbent)
+    warnings = [r.warnings for r in results if r.warnings is not None and len(r.warnings)]
     return SuggestResult(picks.reset_index(drop=True), shortlist, rejects, total, systems,
-                         incumbent, radius, settings, engine)
+                         incumbent, radius, settings, engine,
+                         pd.concat(warnings, ignore_index=True) if warnings else None)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -605,32 +608,48 @@ def report_meta(result: SuggestResult, candidates: str | Path,
     }
 
 
+def output_plan(out: str | Path, *, rejects: str | Path | None = None,
+                report: str | Path | None = None, candidates: str | Path | None = None,
+                data_files: list[str] | None = None, force: bool = False):
+    """The files ``suggest`` writes (checked by ``.check()`` before any work): the picks, the
+    rejects CSV (default ``<out>.rejects.csv``) and the optional HTML report; none may be the
+    candidate library or a lab file read."""
+    from screen.data.outputs import OutputPlan
+    from screen.screening.rank import output_plan as rank_plan
+
+    plan = rank_plan(out, rejects=rejects, report=report, candidates=candidates, force=force)
+    return OutputPlan(plan.outputs, inputs=[candidates, *(data_files or [])], force=force)
+
+
 def write_outputs(result: SuggestResult, out: str | Path, measured: pd.DataFrame, *,
                   report: str | Path | None = None, rejects: str | Path | None = None,
                   candidates: str | Path = "", model_uris: dict[str, str] | None = None,
-                  model_set: str | None = None, data_files: list[str] | None = None
-                  ) -> dict[str, Path]:
-    """Write the picks (CSV or Parquet), the rejects (if any) and the HTML report, each
-    atomically. Returns {label: path}."""
-    from screen.screening.rank import write_table
+                  model_set: str | None = None, data_files: list[str] | None = None,
+                  plan=None) -> dict[str, Path]:
+    """Write the picks (CSV or Parquet), the rejects (if any or if a path is given) and the
+    HTML report, committed together (all or none, see :mod:`screen.data.outputs`). Returns
+    {label: path}."""
+    from screen.data.io import atomic_write_csv
+    from screen.data.outputs import write_table
 
-    written = {"suggestions": write_table(output_frame(result.picks), out)}
-    out = Path(out)
-    if rejects is not None or len(result.rejects):
-        from screen.data.io import atomic_write_csv
+    plan = plan or output_plan(out, rejects=rejects, report=report,
+                               candidates=candidates or None, data_files=data_files).check()
+    written = {"suggestions": plan["--out"]}
+    with plan.staged() as staged:
+        write_table(output_frame(result.picks), staged["--out"])
+        if rejects is not None or len(result.rejects):
+            atomic_write_csv(result.rejects, staged["--rejects"])
+            written["rejects"] = plan["--rejects"]
+        if report is not None:
+            from screen.screening.report import write_report
 
-        path = Path(rejects) if rejects is not None else out.with_name(out.stem +
-                                                                       ".rejects.csv")
-        written["rejects"] = atomic_write_csv(result.rejects, path)
-    if report is not None:
-        from screen.screening.report import write_report
-
-        rank = result.settings.rank
-        names = result.settings.objective_names()
-        shown = result.picks.rename(columns={"pick": "rank"})
-        shown["reasons"] = shown["why"] + "; " + shown["reasons"].astype(str)
-        written["report"] = write_report(
-            report, output_frame(shown), output_frame(result.shortlist), measured,
-            report_meta(result, candidates, model_uris, model_set, data_files),
-            [rank.spec(n) for n in names])
+            rank = result.settings.rank
+            names = result.settings.objective_names()
+            shown = result.picks.rename(columns={"pick": "rank"})
+            shown["reasons"] = shown["why"] + "; " + shown["reasons"].astype(str)
+            write_report(staged["--report"], output_frame(shown),
+                         output_frame(result.shortlist), measured,
+                         report_meta(result, candidates, model_uris, model_set, data_files),
+                         [rank.spec(n) for n in names])
+            written["report"] = plan["--report"]
     return written
