@@ -49,6 +49,7 @@ from screen.learn.tasks import make_task
 from screen.learn.train import featurize_dataset, final_model
 from screen.screening.explain import ReferenceSet
 from screen.screening.rank_config import load_rank_config
+from screen.screening.ranking import parse_weights
 from screen.screening.suggest import (
     DEFAULT_EXPLORE,
     FormulationSpace,
@@ -199,7 +200,7 @@ def regret_curve(found: list[float], best: float, horizon: int) -> np.ndarray:
     return np.concatenate([curve, np.zeros(max(0, horizon - len(curve)))])[:horizon]
 
 
-def load_data(trees: int) -> tuple[Data, SuggestSettings]:
+def load_data(trees: int, weights: str | None = None) -> tuple[Data, SuggestSettings]:
     library = ComponentLibrary.load()
     features = featurize_dataset(library=library)
     from featurizers.system import SystemFeaturizer
@@ -208,6 +209,8 @@ def load_data(trees: int) -> tuple[Data, SuggestSettings]:
     keys = canonical_system_key(features.frame, library).to_numpy()
     configs = small_configs(trees)
     rank = load_rank_config().settings
+    if weights is not None:  # the truth and every strategy use the same weights
+        rank = rank.with_overrides(weights=parse_weights(weights))
     partial_data = Data(features.frame, features.matrix, features.names, X, keys,
                         pd.Series(dtype=float), configs, library)
     models = fit_models(partial_data, np.ones(len(keys), bool))  # for the objectives' units
@@ -262,11 +265,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run suggest with these --explore weights (columns "
                              "suggest@W)")
     parser.add_argument("--random-repeats", type=int, default=50)
+    parser.add_argument("--weights", default=None,
+                        help="desirability weights of the truth and of every strategy, as "
+                             "rank --weights (default: experiments/rank.toml)")
     parser.add_argument("--png", type=Path, default=Path("active_learning.png"))
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    data, settings = load_data(args.trees)
+    data, settings = load_data(args.trees, args.weights)
     settings = replace(settings, budget=args.batch, explore=args.explore)
     print(f"settings: {args.seeds} pools, batch {args.batch}, pool {args.min_pool}-"
           f"{args.max_pool} systems, forests of {args.trees} trees (conformal cv 3), refit "
