@@ -260,3 +260,12 @@ def test_a_signal_mid_rank_leaves_no_output_and_the_rerun_is_identical(
     written = pd.read_csv(out)
     assert list(written["candidate_id"]) == list(expected.ranked["candidate_id"])
     assert np.allclose(written["p_passivating"], expected.ranked["p_passivating"], atol=1e-12)
+
+
+def test_nearest_measured_cites_seeds_by_number():
+    from screen.screening.explain import source_label
+
+    assert source_label("000_45ffde97a404c2da.txt") == "seed 000"
+    assert source_label("Zhang 2024 ACS Energy Lett.") == "Zhang 2024 ACS Energy Lett."
+    assert source_label("my_cells.csv") == "my_cells.csv"
+    assert source_label(float("nan")) == "" and source_label(None) == ""
