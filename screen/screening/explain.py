@@ -138,8 +138,8 @@ def _describe(row: pd.Series, number: int) -> str:
     measured = [text for target in targets().values()
                 if (text := target.describe_measured(row)) is not None]
     where = f"{source_label(row.get('source'))}, {row.get('location', '')}".strip(", ")
-    what = "; ".join(measured)
-    return f"row {number}: {system} ({what}) [{where}]"
+    what = f" ({'; '.join(measured)})" if measured else ""
+    return f"row {number}: {system}{what} [{where}]"
 
 
 def nearest_measured(X: pd.DataFrame, reference: ReferenceSet, k: int = 3) -> pd.Series:
