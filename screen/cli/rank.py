@@ -68,10 +68,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     from screen.cli.errors import reported_errors
     from screen.cli.render import make_console, print_ranked, print_warnings
     from screen.learn.predict import load_models
-    from screen.learn.tracking import Store, check_readable
-    from screen.screening.candidates import CandidateFileError, check_candidates
+    from screen.learn.tracking import Store
     from screen.screening.rank import (
-        ENGINES,
         InvalidCandidates,
         default_workers,
         output_plan,
@@ -93,19 +91,10 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
                 weights=parse_weights(weights) if weights is not None else None)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        engine = engine or loaded.engine
-        if engine not in ENGINES:
-            raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
-                                     param_hint="--engine")
-        # everything that can be checked is checked before the models are loaded
+        engine = check_engine(engine or loaded.engine)
         plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
-                           force=force).check()
-        try:
-            check_candidates(candidates)
-        except CandidateFileError as exc:
-            console.print(str(exc), markup=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        check_readable(store)
+                           force=force)
+        check_before_models(console, plan, candidates, store)
         models = load_models(store, uris, model_set=model_set)
         try:
             with _progress(console) as advance:
@@ -131,6 +120,32 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
                   f"({len(result.rejects):,} rejected) with the {engine} engine.[/green]")
     for label, path in written.items():
         console.print(f"{label}: {path}")
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` if the ranking engines know it, else a usage error naming them."""
+    from screen.screening.rank import ENGINES
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
+                                 param_hint="--engine")
+    return engine
+
+
+def check_before_models(console, plan, candidates: Path, store) -> None:
+    """What can be checked before the models are loaded, for the verbs that score a candidate
+    library (rank, suggest): the output paths, the candidate file (exit 1 naming it) and the
+    tracking store (never created by a read-only command)."""
+    from screen.learn.tracking import check_readable
+    from screen.screening.candidates import CandidateFileError, check_candidates
+
+    plan.check()
+    try:
+        check_candidates(candidates)
+    except CandidateFileError as exc:
+        console.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    check_readable(store)
 
 
 class _progress:

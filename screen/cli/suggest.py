@@ -29,6 +29,8 @@ from screen.cli.rank import (
     WeightsOption,
     WorkersOption,
     _progress,
+    check_before_models,
+    check_engine,
 )
 
 BudgetOption = Annotated[int, typer.Option("--budget", min=1,
@@ -67,9 +69,8 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
     from screen.cli.errors import reported_errors
     from screen.cli.render import make_console, print_suggestions, print_warnings
     from screen.learn.predict import load_models
-    from screen.learn.tracking import Store, check_readable
-    from screen.screening.candidates import CandidateFileError, check_candidates
-    from screen.screening.rank import ENGINES, InvalidCandidates, default_workers
+    from screen.learn.tracking import Store
+    from screen.screening.rank import InvalidCandidates, default_workers
     from screen.screening.rank_config import load_rank_config
     from screen.screening.ranking import parse_weights
     from screen.screening.suggest import (
@@ -94,20 +95,11 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
                                        radius=diversity_radius, rank=rank)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        engine = engine or loaded.engine
-        if engine not in ENGINES:
-            raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
-                                     param_hint="--engine")
-        # everything that can be checked is checked before the models are loaded
+        engine = check_engine(engine or loaded.engine)
         plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
-                           data_files=[str(p) for p in data or []], force=force).check()
-        try:
-            check_candidates(candidates)
-        except CandidateFileError as exc:
-            console.print(str(exc), markup=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+                           data_files=[str(p) for p in data or []], force=force)
+        check_before_models(console, plan, candidates, store)
         table = training_table(data, embedded)
-        check_readable(store)
         try:
             models = load_models(store, uris, model_set=model_set)
             with _progress(console, "scoring") as advance:
