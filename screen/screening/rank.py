@@ -387,19 +387,33 @@ def write_outputs(result: RankResult, out: str | Path, *, rejects: str | Path | 
     {label: path}."""
     plan = plan or output_plan(out, rejects=rejects, report=report,
                                candidates=candidates or None).check()
-    written = {"ranked": plan["--out"]}
+
+    def html(path: Path) -> None:
+        from screen.data.dataset import load_interfaces
+        from screen.screening.report import write_report
+
+        write_report(path, output_frame(result.ranked), output_frame(result.front),
+                     load_interfaces(), report_meta(result, candidates, model_uris, model_set),
+                     [result.settings.spec(n) for n in result.settings.names])
+
+    return write_staged(plan, output_frame(result.ranked), result.rejects,
+                        keep_rejects=rejects is not None, report=html if report else None,
+                        label="ranked")
+
+
+def write_staged(plan: OutputPlan, table: pd.DataFrame, rejects: pd.DataFrame, *,
+                 keep_rejects: bool, report: Callable[[Path], None] | None,
+                 label: str) -> dict[str, Path]:
+    """Write ``table`` (``--out``), the rejects (when there are any or ``keep_rejects``) and
+    the report (``report(path)`` writes it) through ``plan``: committed together, all or
+    none. Returns {label: path} of what was written."""
+    written = {label: plan["--out"]}
     with plan.staged() as staged:
-        write_table(output_frame(result.ranked), staged["--out"])
-        if rejects is not None or len(result.rejects):
-            atomic_write_csv(result.rejects, staged["--rejects"])
+        write_table(table, staged["--out"])
+        if keep_rejects or len(rejects):
+            atomic_write_csv(rejects, staged["--rejects"])
             written["rejects"] = plan["--rejects"]
         if report is not None:
-            from screen.data.dataset import load_interfaces
-            from screen.screening.report import write_report
-
-            write_report(staged["--report"], output_frame(result.ranked),
-                         output_frame(result.front), load_interfaces(),
-                         report_meta(result, candidates, model_uris, model_set),
-                         [result.settings.spec(n) for n in result.settings.names])
+            report(staged["--report"])
             written["report"] = plan["--report"]
     return written

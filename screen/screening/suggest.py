@@ -629,27 +629,21 @@ def write_outputs(result: SuggestResult, out: str | Path, measured: pd.DataFrame
     """Write the picks (CSV or Parquet), the rejects (if any or if a path is given) and the
     HTML report, committed together (all or none, see :mod:`screen.data.outputs`). Returns
     {label: path}."""
-    from screen.data.io import atomic_write_csv
-    from screen.data.outputs import write_table
+    from screen.screening.rank import write_staged
 
     plan = plan or output_plan(out, rejects=rejects, report=report,
                                candidates=candidates or None, data_files=data_files).check()
-    written = {"suggestions": plan["--out"]}
-    with plan.staged() as staged:
-        write_table(output_frame(result.picks), staged["--out"])
-        if rejects is not None or len(result.rejects):
-            atomic_write_csv(result.rejects, staged["--rejects"])
-            written["rejects"] = plan["--rejects"]
-        if report is not None:
-            from screen.screening.report import write_report
 
-            rank = result.settings.rank
-            names = result.settings.objective_names()
-            shown = result.picks.rename(columns={"pick": "rank"})
-            shown["reasons"] = shown["why"] + "; " + shown["reasons"].astype(str)
-            write_report(staged["--report"], output_frame(shown),
-                         output_frame(result.shortlist), measured,
-                         report_meta(result, candidates, model_uris, model_set, data_files),
-                         [rank.spec(n) for n in names])
-            written["report"] = plan["--report"]
-    return written
+    def html(path: Path) -> None:
+        from screen.screening.report import write_report
+
+        rank = result.settings.rank
+        shown = result.picks.rename(columns={"pick": "rank"})
+        shown["reasons"] = shown["why"] + "; " + shown["reasons"].astype(str)
+        write_report(path, output_frame(shown), output_frame(result.shortlist), measured,
+                     report_meta(result, candidates, model_uris, model_set, data_files),
+                     [rank.spec(n) for n in result.settings.objective_names()])
+
+    return write_staged(plan, output_frame(result.picks), result.rejects,
+                        keep_rejects=rejects is not None, report=html if report else None,
+                        label="suggestions")
