@@ -233,8 +233,7 @@ def test_a_signal_mid_rank_leaves_no_output_and_the_rerun_is_identical(
         write_candidates,
     )
 
-    space = build_candidate_space(load_enumeration_config().with_overrides(
-        salt_conc_M=(0.25, 0.5, 1.0, 1.5)))
+    space = build_candidate_space(load_enumeration_config())  # ~200,000 candidates
     candidates = write_candidates(space, tmp_path / "candidates.parquet")
     out = tmp_path / "ranked.csv"
     command = [str(Path(sys.executable).with_name("mgscreen")), "rank", str(candidates),

@@ -35,7 +35,10 @@ SIGNALS = [pytest.param(signal.SIGINT, 130, "interrupted", id="SIGINT"),
 #: 12 ethers, none in a fresh cache: each needs a 3D embedding, a GFN2-xTB single point and
 #: the redox/binding calculations (seconds per solvent), so the solvent blocks run for tens of
 #: seconds: long enough to be interrupted partway, short enough to be run three times.
-NEW_SOLVENTS = [f"{'C' * a}O{'C' * b}" for a in range(1, 9) for b in range(a, 9)][:12]
+# dialkyl ethers the library lacks; methyl heptyl ether is left out: the SCF of its Mg²⁺ cluster
+# start geometry takes ~660 cycles (30 s), which would triple the cold featurizations here
+NEW_SOLVENTS = [s for s in (f"{'C' * a}O{'C' * b}" for a in range(1, 9) for b in range(a, 9))
+                if s != "COCCCCCCC"][:12]
 
 
 def default_sigint() -> None:
