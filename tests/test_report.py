@@ -191,6 +191,22 @@ def test_cells_are_formatted(page):
     assert "row 40 (APC in THF; η 0.1 V)" in rows[0][-1]
 
 
+def test_why_cell_shows_the_largest_reason_and_folds_the_rest():
+    row = {"reasons": "η: coating −0.08 V; CE: anion +1.2 %; passivation: anion −0.21",
+           "nearest_measured": "row 12 (Mg(TFSI)2 in DME; η 0.42 V); row 40 (APC in THF)"}
+    cell = report._why_cell(row, META)
+    shown, folded = cell.split("<details>")
+    assert shown == "η: coating −0.08 V"  # in view without a click
+    assert "2 more reasons, 2 nearest measured" in folded
+    assert "CE: anion +1.2 %" in folded and "row 40 (APC in THF)" in folded
+    assert "row 12 (Mg(TFSI)2 in DME; η 0.42 V)" in folded  # not split inside parentheses
+    assert "<details>" not in report._why_cell({"reasons": "η: coating −0.08 V"}, META)
+    assert report._why_cell({"reasons": float("nan"), "nearest_measured": " "}, META) \
+        == report.DASH
+    only_near = report._why_cell({"nearest_measured": "row 12 (x)"}, META)
+    assert only_near.startswith("<details><summary>1 nearest measured</summary>")
+
+
 def test_self_contained_no_network(page):
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page and "<link" not in page and "url(" not in page

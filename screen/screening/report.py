@@ -67,8 +67,9 @@ table.ranked tr.ood{background:#fff1e0}
 .badge-in{color:#1a7f37;white-space:nowrap}
 .sub{color:#666;font-size:12px}.small{font-size:12px}
 .iv{color:#666;white-space:nowrap}
-td.why ul,td.near ul{margin:0;padding-left:16px}
-td.why,td.near{min-width:200px;max-width:320px;font-size:12px}
+td.why ul{margin:0;padding-left:16px}
+td.why{min-width:200px;max-width:320px;font-size:12px}
+td.why summary{cursor:pointer;color:#1f5fa8}
 td.formulation{min-width:220px}
 figure{margin:12px 0}figcaption{color:#444;font-size:13px;max-width:1000px}
 img{max-width:100%;height:auto}
@@ -367,8 +368,9 @@ def _how_to_read(meta: Mapping[str, Any], ranked: pd.DataFrame,
         f"with the weights above.{doc_html} {' '.join(per_objective)}{extra_html} "
         '<span class="badge-ood">⚠ out of domain</span> marks candidates far from every '
         "measured system (k-nearest-neighbour distance above the threshold): their "
-        "predictions are extrapolations. <em>Why</em> lists the largest contributions to each "
-        "prediction; <em>nearest measured</em> the closest systems of the data set.</section>")
+        "predictions are extrapolations. <em>Why</em> shows the largest contribution to the "
+        "predictions; a click on the line below it opens the others and the <em>nearest "
+        "measured</em> systems of the data set.</section>")
 
 
 # ---------------------------------------------------------------------------- ranked table
@@ -390,10 +392,8 @@ def _columns(ranked: pd.DataFrame, shown: list[Objective]) -> list[tuple[str, st
         cols.append(("Desir&shy;ability", "num", _desirability_cell))
     if "in_domain" in ranked or "domain_distance" in ranked:
         cols.append(("Domain", "domain", _domain_cell))
-    if "reasons" in ranked:
-        cols.append(("Why", "why", lambda r, m: _text_list(r["reasons"])))
-    if "nearest_measured" in ranked:
-        cols.append(("Nearest measured", "near", lambda r, m: _text_list(r["nearest_measured"])))
+    if "reasons" in ranked or "nearest_measured" in ranked:
+        cols.append(("Why · nearest measured", "why", _why_cell))
     return cols
 
 
@@ -449,8 +449,26 @@ def _domain_cell(row: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     return f'<span class="badge-ood">⚠ out of domain</span>{what}{dist}'
 
 
-def _text_list(value: Any) -> str:
-    return DASH if _missing(value) or not str(value).strip() else _ul(split_top_level(value))
+def _items(value: Any) -> list[str]:
+    return [] if _missing(value) or not str(value).strip() else split_top_level(value)
+
+
+def _why_cell(row: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    """The largest contribution in view; the other reasons and the nearest measured systems
+    folded under it (a click opens them), so the table stays narrow."""
+    reasons, nearest = _items(row.get("reasons")), _items(row.get("nearest_measured"))
+    if not reasons and not nearest:
+        return DASH
+    shown = _e(reasons[0]) if reasons else ""
+    more = []
+    if len(reasons) > 1:
+        more.append(f"{len(reasons) - 1} more reason{'s' * (len(reasons) > 2)}")
+    if nearest:
+        more.append(f"{len(nearest)} nearest measured")
+    body = (_ul(reasons[1:]) if len(reasons) > 1 else "") + (
+        f'<span class="sub">nearest measured</span>{_ul(nearest)}' if nearest else "")
+    return (f"{shown}<details><summary>{_e(', '.join(more))}</summary>{body}</details>"
+            if more else shown)
 
 
 def _formulation_cell(row: Mapping[str, Any], with_condition: bool) -> str:
