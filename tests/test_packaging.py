@@ -23,6 +23,7 @@ def test_data_found_through_the_package():
     if package.parent != ROOT:  # an installed (non-editable) package must use its own copy
         assert directory == package / "datasets"
     for name in ("interfaces.csv", "anions.csv", "solvents.csv", "coatings.csv", "contrasts.csv",
+                 "seed_sources.csv",
                  "README.md"):
         assert (directory / name).is_file(), name
     assert list((directory / "structures").glob("*.xyz"))

@@ -263,10 +263,17 @@ def test_a_signal_mid_rank_leaves_no_output_and_the_rerun_is_identical(
     assert np.allclose(written["p_passivating"], expected.ranked["p_passivating"], atol=1e-12)
 
 
-def test_nearest_measured_cites_seeds_by_number():
+def test_nearest_measured_cites_seeds_by_paper_and_number():
+    from screen import load_interfaces
+    from screen.data.sources import seed_sources
     from screen.screening.explain import source_label
 
-    assert source_label("000_45ffde97a404c2da.txt") == "seed 000"
+    assert source_label("000_45ffde97a404c2da.txt") == "Chai et al., Nanoscale 2024 (seed 000)"
+    assert source_label("003_36cc84d303f20c35.txt", "25a") == (
+        "Wang, Riedel, Zhao-Karger, Adv. Energy Mater. 2024, ref. 25a (seed 003)")
+    assert source_label("999_0123abcd.txt") == "seed 999"  # a seed file the table lacks
     assert source_label("Zhang 2024 ACS Energy Lett.") == "Zhang 2024 ACS Energy Lett."
-    assert source_label("my_cells.csv") == "my_cells.csv"
+    assert source_label("my_cells.csv", float("nan")) == "my_cells.csv"
     assert source_label(float("nan")) == "" and source_label(None) == ""
+    seeds = {s for s in load_interfaces()["source"].astype(str) if s[:3].isdigit()}
+    assert seeds and seeds <= set(seed_sources().index)  # every seed row is citable

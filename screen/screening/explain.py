@@ -16,7 +16,6 @@ features dropped), listed with what was measured and where it was reported.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +23,7 @@ import pandas as pd
 
 from featurizers.blocks import explanation_groups
 from screen.data.formulation import formulation_text
+from screen.data.sources import cite
 from screen.learn.predict import feature_frame
 from screen.learn.registry import get_target, targets
 
@@ -124,20 +124,17 @@ def reasons(effects: dict[str, pd.DataFrame], n: int = N_REASONS) -> pd.Series:
     return pd.Series(texts, index=index, dtype=object)
 
 
-def source_label(source: object) -> str:
-    """A row's source as a reader cites it: a seed text file (``000_<hash>.txt``) as
-    ``seed 000`` (``../shared/seeds/README.md`` names the paper); other sources unchanged."""
-    text = "" if source is None or (isinstance(source, float) and math.isnan(source)) \
-        else str(source)
-    found = re.fullmatch(r"(\d{3})_[0-9a-f]+\.txt", text)
-    return f"seed {found.group(1)}" if found else text
+def source_label(source: object, ref: object = None) -> str:
+    """A row's source as a reader cites it (:func:`screen.data.sources.cite`)."""
+    return cite(source, ref)
 
 
 def _describe(row: pd.Series, number: int) -> str:
     system = formulation_text(row)
     measured = [text for target in targets().values()
                 if (text := target.describe_measured(row)) is not None]
-    where = f"{source_label(row.get('source'))}, {row.get('location', '')}".strip(", ")
+    where = f"{source_label(row.get('source'), row.get('ref'))}, {row.get('location', '')}" \
+        .strip(", ")
     what = f" ({'; '.join(measured)})" if measured else ""
     return f"row {number}: {system}{what} [{where}]"
 
