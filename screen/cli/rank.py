@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -69,13 +70,7 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     from screen.cli.render import make_console, print_ranked, print_warnings
     from screen.learn.predict import load_models
     from screen.learn.tracking import Store
-    from screen.screening.rank import (
-        InvalidCandidates,
-        default_workers,
-        output_plan,
-        rank_candidates,
-        write_outputs,
-    )
+    from screen.screening.rank import output_plan, rank_candidates, write_outputs
     from screen.screening.rank_config import load_rank_config
     from screen.screening.ranking import parse_weights
 
@@ -91,25 +86,14 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
                 weights=parse_weights(weights) if weights is not None else None)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        engine = check_engine(engine or loaded.engine)
+        options = engine_options(loaded, engine, scheduler, workers, partition_rows,
+                                 skip_invalid)
         plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
                            force=force)
         check_before_models(console, plan, candidates, store)
         models = load_models(store, uris, model_set=model_set)
-        try:
-            with _progress(console) as advance:
-                result = rank_candidates(
-                    candidates, models, settings, engine=engine, scheduler=scheduler,
-                    workers=workers or default_workers(),
-                    threads=workers or default_workers(),
-                    partition_rows=partition_rows or loaded.partition_rows,
-                    skip_invalid=skip_invalid, progress=advance)
-        except InvalidCandidates as exc:
-            console.print(str(exc), markup=False)
-            raise typer.Exit(1) from None
-        except (LookupError, ValueError, FileNotFoundError) as exc:
-            console.print(f"{type(exc).__name__}: {exc}", markup=False)
-            raise typer.Exit(1) from None
+        with scoring_errors(console), _progress(console) as advance:
+            result = rank_candidates(candidates, models, settings, progress=advance, **options)
         written = write_outputs(result, out, rejects=rejects, report=report,
                                 candidates=candidates, model_uris=uris, model_set=model_set,
                                 plan=plan)
@@ -117,7 +101,8 @@ def rank(candidates: CandidatesArg, out: OutOption, config: ConfigOption = None,
     print_ranked(console, result.ranked,
                  [result.settings.spec(n) for n in result.settings.names], limit=20)
     console.print(f"[green]{result.n_candidates:,} candidates ranked "
-                  f"({len(result.rejects):,} rejected) with the {engine} engine.[/green]")
+                  f"({len(result.rejects):,} rejected) with the {options['engine']} "
+                  "engine.[/green]")
     for label, path in written.items():
         console.print(f"{label}: {path}")
 
@@ -130,6 +115,34 @@ def check_engine(engine: str) -> str:
         raise typer.BadParameter(f"{engine!r}; accepted: {', '.join(ENGINES)}",
                                  param_hint="--engine")
     return engine
+
+
+def engine_options(loaded, engine: str | None, scheduler: str | None, workers: int | None,
+                   partition_rows: int | None, skip_invalid: bool) -> dict:
+    """Keyword arguments of the scoring engine (rank, suggest): the flags, else the rank
+    config (``loaded``), else the defaults (workers and threads: the CPUs)."""
+    from screen.screening.rank import default_workers
+
+    return {"engine": check_engine(engine or loaded.engine), "scheduler": scheduler,
+            "workers": workers or default_workers(), "threads": workers or default_workers(),
+            "partition_rows": partition_rows or loaded.partition_rows,
+            "skip_invalid": skip_invalid}
+
+
+@contextmanager
+def scoring_errors(console):
+    """Invalid candidates, or models that cannot score them, end a scoring verb with status 1
+    and the message (no traceback)."""
+    from screen.screening.rank import InvalidCandidates
+
+    try:
+        yield
+    except InvalidCandidates as exc:
+        console.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    except (LookupError, ValueError, FileNotFoundError) as exc:
+        console.print(f"{type(exc).__name__}: {exc}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def check_before_models(console, plan, candidates: Path, store) -> None:

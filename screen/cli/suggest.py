@@ -30,7 +30,8 @@ from screen.cli.rank import (
     WorkersOption,
     _progress,
     check_before_models,
-    check_engine,
+    engine_options,
+    scoring_errors,
 )
 
 BudgetOption = Annotated[int, typer.Option("--budget", min=1,
@@ -70,7 +71,6 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
     from screen.cli.render import make_console, print_suggestions, print_warnings
     from screen.learn.predict import load_models
     from screen.learn.tracking import Store
-    from screen.screening.rank import InvalidCandidates, default_workers
     from screen.screening.rank_config import load_rank_config
     from screen.screening.ranking import parse_weights
     from screen.screening.suggest import (
@@ -95,26 +95,17 @@ def suggest(candidates: CandidatesArg, out: OutOption, budget: BudgetOption = 8,
                                        radius=diversity_radius, rank=rank)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        engine = check_engine(engine or loaded.engine)
+        options = engine_options(loaded, engine, scheduler, workers, partition_rows,
+                                 skip_invalid)
         plan = output_plan(out, rejects=rejects, report=report, candidates=candidates,
                            data_files=[str(p) for p in data or []], force=force)
         check_before_models(console, plan, candidates, store)
         table = training_table(data, embedded)
-        try:
+        with scoring_errors(console):
             models = load_models(store, uris, model_set=model_set)
             with _progress(console, "scoring") as advance:
-                result = suggest_candidates(
-                    candidates, models, settings, table.frame, engine=engine,
-                    scheduler=scheduler, workers=workers or default_workers(),
-                    threads=workers or default_workers(),
-                    partition_rows=partition_rows or loaded.partition_rows,
-                    skip_invalid=skip_invalid, progress=advance)
-        except InvalidCandidates as exc:
-            console.print(str(exc), markup=False)
-            raise typer.Exit(1) from None
-        except (LookupError, ValueError, FileNotFoundError) as exc:
-            console.print(f"{type(exc).__name__}: {exc}", markup=False)
-            raise typer.Exit(1) from None
+                result = suggest_candidates(candidates, models, settings, table.frame,
+                                            progress=advance, **options)
         written = write_outputs(result, out, table.frame, report=report, rejects=rejects,
                                 candidates=candidates, model_uris=uris, model_set=model_set,
                                 data_files=[i.path for i in table.inputs], plan=plan)
