@@ -54,6 +54,51 @@ class BaseTask:
         raise NotImplementedError
 
 
+class RegressionTask(BaseTask):
+    """A regression target: the candidates of :attr:`interval_candidates` get a CV+ conformal
+    interval (``[uncertainty]`` of the config), the others a point prediction; ``dummy`` is the
+    training mean, ``names_rf`` a random forest on the names. Subclasses give
+    :meth:`make_model`, and :meth:`back` when the estimators learn a transformed scale."""
+
+    interval_candidates: tuple[str, ...] = ("model",)
+
+    def make_model(self, candidate: str):
+        """A fresh estimator for a candidate other than the two baselines."""
+        raise NotImplementedError
+
+    def make(self, candidate: str):
+        from sklearn.dummy import DummyRegressor
+        from sklearn.ensemble import RandomForestRegressor
+
+        if candidate == "dummy":
+            return DummyRegressor(strategy="mean")
+        if candidate == "names_rf":
+            return names_baseline(RandomForestRegressor(
+                n_estimators=100, min_samples_leaf=2, random_state=self.seed, n_jobs=2))
+        return self.make_model(candidate)
+
+    def back(self, values: np.ndarray) -> np.ndarray:
+        """From the scale the estimators learn to the scale of the outputs (default: same)."""
+        return np.asarray(values, dtype=float)
+
+    def interval_options(self) -> dict:
+        """Extra keyword arguments of the conformal interval (default: the native CV+)."""
+        return {"backend": "native"}
+
+    def fit_predict(self, candidate, td, train, test):
+        from screen.learn.models.overpotential import fit_predict_intervals
+
+        X_train, X_test = self.inputs(candidate, td, train), self.inputs(candidate, td, test)
+        estimator = self.make(candidate)
+        if candidate in self.interval_candidates:
+            unc = self.config["uncertainty"]
+            pred, low, high = fit_predict_intervals(
+                estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],
+                cv=unc["cv"], random_state=self.seed, **self.interval_options())
+            return {"pred": self.back(pred), "low": self.back(low), "high": self.back(high)}
+        return {"pred": self.back(estimator.fit(X_train, td.y[train]).predict(X_test))}
+
+
 def make_task(config: dict) -> BaseTask:
     """The task object of ``config['target']`` (from the target registry)."""
     from screen.learn.registry import get_target

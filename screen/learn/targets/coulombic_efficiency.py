@@ -21,7 +21,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import (
     ExtraTreesRegressor,
     HistGradientBoostingRegressor,
@@ -31,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 
 from screen.learn.models.common import COMMON_TRUSTED_TYPES, MedianImputer, flatten_config
 from screen.learn.registry import Objective, Target, register_target
-from screen.learn.tasks import BaseTask, names_baseline
+from screen.learn.tasks import RegressionTask
 
 PRED, LOW, HIGH = ("coulombic_efficiency_pct_pred", "coulombic_efficiency_pct_low",
                    "coulombic_efficiency_pct_high")
@@ -67,30 +66,14 @@ def make_ce_model(params: dict | None, seed: int):
     return make_pipeline(MedianImputer(), FAMILIES[family](**params))
 
 
-class CoulombicEfficiencyTask(BaseTask):
+class CoulombicEfficiencyTask(RegressionTask):
     """CE regression on the z scale with conformal intervals for the model."""
 
-    def make(self, candidate: str):
-        if candidate == "model":
-            return make_ce_model(self.config["model"], self.seed)
-        if candidate == "dummy":
-            return DummyRegressor(strategy="mean")
-        return names_baseline(RandomForestRegressor(
-            n_estimators=100, min_samples_leaf=2, random_state=self.seed, n_jobs=2))
+    def make_model(self, candidate: str):
+        return make_ce_model(self.config["model"], self.seed)
 
-    def fit_predict(self, candidate, td, train, test):
-        from screen.learn.models.overpotential import fit_predict_intervals
-
-        X_train, X_test = self.inputs(candidate, td, train), self.inputs(candidate, td, test)
-        estimator = self.make(candidate)
-        if candidate == "model":
-            unc = self.config["uncertainty"]
-            z, low, high = fit_predict_intervals(
-                estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],
-                cv=unc["cv"], random_state=self.seed, backend="native")
-            return {"pred": from_z(z), "low": from_z(low), "high": from_z(high)}
-        estimator.fit(X_train, td.y[train])
-        return {"pred": from_z(estimator.predict(X_test))}
+    def back(self, values: np.ndarray) -> np.ndarray:
+        return from_z(values)
 
     def metrics(self, candidate, td, test, outputs, train):
         y, pred = from_z(td.y[test]), np.asarray(outputs["pred"], dtype=float)

@@ -44,7 +44,7 @@ from scipy.stats import spearmanr
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from screen.learn.registry import Measured, Objective, Target, register_target
-from screen.learn.tasks import BaseTask, names_baseline
+from screen.learn.tasks import BaseTask, RegressionTask, names_baseline
 
 UNITS = {"h": "cycle_life_h", "cycles": "cycle_life_cycles"}
 MODES = ("demonstrated", "survival")
@@ -156,40 +156,21 @@ class CycleLifeTask(BaseTask):
         return out
 
 
-class DemonstratedTask(BaseTask):
+class DemonstratedTask(RegressionTask):
     """Demonstrated stable duration: regression of log10(duration), conformal intervals."""
 
-    def make(self, candidate: str):
-        from sklearn.dummy import DummyRegressor
+    def make_model(self, candidate: str):
         from sklearn.pipeline import make_pipeline
 
         from screen.learn.models.common import MedianImputer, flatten_config
 
-        if candidate == "model":
-            params = flatten_config(self.config["model"], "cycle life model")
-            family = params.pop("family")
-            if family not in DEMONSTRATED_FAMILIES:
-                raise ValueError(f"unknown model family {family!r} for data.mode "
-                                 f"'demonstrated'; accepted: {', '.join(DEMONSTRATED_FAMILIES)}")
-            params.setdefault("random_state", self.seed)
-            return make_pipeline(MedianImputer(), DEMONSTRATED_FAMILIES[family](**params))
-        if candidate == "dummy":
-            return DummyRegressor(strategy="mean")
-        return names_baseline(RandomForestRegressor(
-            n_estimators=100, min_samples_leaf=2, random_state=self.seed, n_jobs=2))
-
-    def fit_predict(self, candidate, td, train, test):
-        from screen.learn.models.overpotential import fit_predict_intervals
-
-        X_train, X_test = self.inputs(candidate, td, train), self.inputs(candidate, td, test)
-        estimator = self.make(candidate)
-        if candidate == "model":
-            unc = self.config["uncertainty"]
-            pred, low, high = fit_predict_intervals(
-                estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],
-                cv=unc["cv"], random_state=self.seed, backend="native")
-            return {"pred": pred, "low": low, "high": high}
-        return {"pred": estimator.fit(X_train, td.y[train]).predict(X_test)}
+        params = flatten_config(self.config["model"], "cycle life model")
+        family = params.pop("family")
+        if family not in DEMONSTRATED_FAMILIES:
+            raise ValueError(f"unknown model family {family!r} for data.mode "
+                             f"'demonstrated'; accepted: {', '.join(DEMONSTRATED_FAMILIES)}")
+        params.setdefault("random_state", self.seed)
+        return make_pipeline(MedianImputer(), DEMONSTRATED_FAMILIES[family](**params))
 
     def metrics(self, candidate, td, test, outputs, train):
         from screen.learn.models.cycle_life import c_index

@@ -21,12 +21,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from sklearn.dummy import DummyRegressor
-from sklearn.ensemble import RandomForestRegressor
 
 from screen.data.schema import OVERPOTENTIAL_KINDS
 from screen.learn.registry import Measured, Objective, Target, register_target
-from screen.learn.tasks import BaseTask, names_baseline
+from screen.learn.tasks import RegressionTask
 
 KIND_PREFIX = "kind__"
 PREDICTION_KIND = "polarization"
@@ -38,7 +36,7 @@ def kind_columns() -> list[str]:
     return [f"{KIND_PREFIX}{k}" for k in OVERPOTENTIAL_KINDS]
 
 
-class OverpotentialTask(BaseTask):
+class OverpotentialTask(RegressionTask):
     """Overpotential regression (V) with conformal intervals for the model."""
 
     def __init__(self, config: dict):
@@ -51,32 +49,16 @@ class OverpotentialTask(BaseTask):
         out["overpotential_kind"] = td.rows["overpotential_kind"].astype(str).to_numpy()
         return out
 
-    def make(self, candidate: str):
+    interval_candidates = ("model", "physics")
+
+    def make_model(self, candidate: str):
         from screen.learn.models.overpotential import make_overpotential_model
 
-        if candidate == "model":
-            return make_overpotential_model(self.config["model"], self.seed)
-        if candidate == "physics":
-            return make_overpotential_model({"family": "butler_volmer"}, self.seed)
-        if candidate == "dummy":
-            return DummyRegressor(strategy="mean")
-        return names_baseline(RandomForestRegressor(
-            n_estimators=100, min_samples_leaf=2, random_state=self.seed, n_jobs=2))
+        config = {"family": "butler_volmer"} if candidate == "physics" else self.config["model"]
+        return make_overpotential_model(config, self.seed)
 
-    def fit_predict(self, candidate, td, train, test):
-        from screen.learn.models.overpotential import fit_predict_intervals
-
-        X_train, X_test = self.inputs(candidate, td, train), self.inputs(candidate, td, test)
-        estimator = self.make(candidate)
-        if candidate in ("model", "physics"):
-            unc = self.config["uncertainty"]
-            pred, low, high = fit_predict_intervals(
-                estimator, X_train, td.y[train], X_test, confidence=unc["confidence"],
-                cv=unc["cv"], random_state=self.seed,
-                conformity_score=unc.get("conformity", "absolute"))
-            return {"pred": pred, "low": low, "high": high}
-        estimator.fit(X_train, td.y[train])
-        return {"pred": estimator.predict(X_test)}
+    def interval_options(self) -> dict:
+        return {"conformity_score": self.config["uncertainty"].get("conformity", "absolute")}
 
     def metrics(self, candidate, td, test, outputs, train):
         y, pred = td.y[test], np.asarray(outputs["pred"], dtype=float)
