@@ -64,7 +64,9 @@ class CVResult:
                 continue
             values = pd.to_numeric(frame[column], errors="coerce").dropna()
             out[f"{column}_fold_mean"] = float(values.mean()) if len(values) else float("nan")
-            out[f"{column}_fold_sd"] = float(values.std(ddof=0)) if len(values) else float("nan")
+            with np.errstate(invalid="ignore"):  # an infinite value (open interval): sd NaN
+                out[f"{column}_fold_sd"] = float(values.std(ddof=0)) if len(values) \
+                    else float("nan")
         return out
 
 
