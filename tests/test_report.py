@@ -191,6 +191,17 @@ def test_cells_are_formatted(page):
     assert "row 40 (APC in THF; η 0.1 V)" in rows[0][-1]
 
 
+def test_desirability_cell_shows_its_range_and_ties_with_the_top():
+    row = {"rank": 3, "desirability": 0.8, "desirability_low": 0.4, "desirability_high": 0.95,
+           "tied_with_top": True}
+    cell = report._desirability_cell(row, META)
+    assert ">0.80</span>" in cell and "[0.40, 0.95]" in cell and "≈ top" in cell
+    assert "≈ top" not in report._desirability_cell({**row, "tied_with_top": False}, META)
+    assert "≈ top" not in report._desirability_cell({**row, "rank": 1}, META)  # the top itself
+    bare = report._desirability_cell({"rank": 2, "desirability": 0.8}, META)
+    assert "[" not in bare and "≈" not in bare  # no intervals: the point alone
+
+
 def test_why_cell_shows_the_largest_reason_and_folds_the_rest():
     row = {"reasons": "η: coating −0.08 V; CE: anion +1.2 %; passivation: anion −0.21",
            "nearest_measured": "row 12 (Mg(TFSI)2 in DME; η 0.42 V); row 40 (APC in THF)"}

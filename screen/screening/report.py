@@ -365,7 +365,10 @@ def _how_to_read(meta: Mapping[str, Any], ranked: pd.DataFrame,
         f"predicted objective ({_e(goals) or 'none'}); layer 2 those beaten only by layer 1, "
         f"and so on. {beyond}"
         "<em>Desirability</em> (0–1, higher is better) folds the objectives into one score "
-        f"with the weights above.{doc_html} {' '.join(per_objective)}{extra_html} "
+        f"with the weights above.{doc_html} Under it, [low, high]: D with every objective at "
+        "the unfavourable / favourable end of its interval; <em>≈ top</em> marks a candidate "
+        "whose range reaches the lower end of rank 1 — the models cannot tell the two apart. "
+        f"{' '.join(per_objective)}{extra_html} "
         '<span class="badge-ood">⚠ out of domain</span> marks candidates far from every '
         "measured system (k-nearest-neighbour distance above the threshold): their "
         "predictions are extrapolations. <em>Why</em> shows the largest contribution to the "
@@ -432,8 +435,15 @@ def _desirability_cell(row: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     if not math.isfinite(d):
         return DASH
     pct = max(0.0, min(1.0, d)) * 100
+    low, high = _float(row.get("desirability_low")), _float(row.get("desirability_high"))
+    span = (f'<span class="iv">[{low:.2f}, {high:.2f}]</span>'  # under the bar (a block)
+            if math.isfinite(low) and math.isfinite(high) else "")
+    rank = _float(row.get("rank"))
+    tied = ("<br>" * bool(span) + '<span class="sub" title="its desirability range reaches '
+            'the lower end of rank 1: the two cannot be told apart">≈ top</span>'
+            if _truthy(row.get("tied_with_top")) and math.isfinite(rank) and rank > 1 else "")
     return (f'<span style="display:block;background:linear-gradient(to right,#cfe3f5 '
-            f'{pct:.0f}%,transparent {pct:.0f}%)">{d:.2f}</span>')
+            f'{pct:.0f}%,transparent {pct:.0f}%)">{d:.2f}</span>{span}{tied}')
 
 
 def _domain_cell(row: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
