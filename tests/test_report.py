@@ -346,6 +346,19 @@ def test_terminal_table_fits_and_shows_the_formulation(width):
     for part in (str(first["anion"]), str(first["solvent"]).split(":")[0], "symmetric"):
         assert part in text, part
     assert f"{first['desirability']:.2f}" in text
+    assert "Top 8 — anion: " in text  # what the whole ranked table is made of
+
+
+def test_composition_counts_the_commonest_names_and_folds_the_rest():
+    from screen.data.formulation import composition_lines
+
+    rows = pd.DataFrame({"anion": ["TFSI"] * 3 + ["BH4"] * 3 + ["PF6", "Cl", None],
+                         "coating": ["none"] * 9})
+    assert composition_lines(rows, most=2) == [
+        "anion: BH4 3, TFSI 3, 3 others 3",  # ties in name order; blank counts as '?'
+        "coating: none 9"]
+    assert composition_lines(rows.iloc[:0]) == []
+    assert composition_lines(rows[["coating"]].head(2), most=1) == ["coating: none 2"]
 
 
 def test_verbs_print_100_columns_outside_a_terminal(monkeypatch):

@@ -100,7 +100,12 @@ def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20)
     domain. Intervals and reasons are in the CSV and the HTML report."""
     from rich import box
 
-    from screen.data.formulation import anode_text, condition_text, electrolyte_text
+    from screen.data.formulation import (
+        anode_text,
+        composition_lines,
+        condition_text,
+        electrolyte_text,
+    )
 
     table = Table(title=f"Top {min(limit, len(ranked))} candidates", title_justify="left",
                   box=box.SIMPLE_HEAD, width=min(TABLE_WIDTH, console.width), pad_edge=False)
@@ -121,6 +126,10 @@ def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20)
                   "in" if bool(row.get("in_domain", True)) else "OUT"]
         table.add_row(*cells)
     console.print(table)
+    tied = int(ranked["tied_with_top"].sum()) if "tied_with_top" in ranked else 0
+    console.print(f"Top {len(ranked):,} — " + "; ".join(composition_lines(ranked))
+                  + (f". {tied - 1:,} of them cannot be told apart from rank 1 (≈)."
+                     if tied > 1 else "."), markup=False, width=min(TABLE_WIDTH, console.width))
 
 
 def _point(spec, row) -> str:

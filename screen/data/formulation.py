@@ -11,6 +11,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from screen.data.components import is_none
 
 UNKNOWN = "?"
@@ -94,3 +97,26 @@ def formulation_lines(row: Mapping[str, Any], with_condition: bool = False) -> l
 def formulation_text(row: Mapping[str, Any], with_condition: bool = False) -> str:
     """The lines of :func:`formulation_lines` joined with `` | ``."""
     return " | ".join(formulation_lines(row, with_condition))
+
+
+#: The parts of a formulation that :func:`composition_lines` counts, in print order.
+COMPOSITION_PARTS = ("anion", "solvent", "additive", "coating")
+
+
+def composition_lines(rows: pd.DataFrame, most: int = 3) -> list[str]:
+    """What a set of systems (e.g. a ranked top 100) is made of, one line per part present:
+    ``'anion: Al(tftb)4 87, FCB11H11 9, 2 others 4'`` — the ``most`` commonest names with their
+    counts (blank names as ``?``), the rest folded into one count."""
+    lines = []
+    for part in COMPOSITION_PARTS:
+        if part not in rows or rows.empty:
+            continue
+        names = rows[part].astype("string").fillna(UNKNOWN).str.strip().replace("", UNKNOWN)
+        counts = names.value_counts(sort=True)
+        counts = counts.iloc[np.lexsort((counts.index.to_numpy(str), -counts.to_numpy()))]
+        shown = [f"{name} {count}" for name, count in counts.head(most).items()]
+        rest = counts.iloc[most:]
+        if len(rest):
+            shown.append(f"{len(rest)} other{'s' * (len(rest) > 1)} {int(rest.sum())}")
+        lines.append(f"{part}: {', '.join(shown)}")
+    return lines

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from screen.data.formulation import condition_text, formulation_lines
+from screen.data.formulation import composition_lines, condition_text, formulation_lines
 from screen.learn import plots
 from screen.learn.registry import Objective, get_target, objectives
 
@@ -322,6 +322,9 @@ def _header(title: str, meta: Mapping[str, Any], ranked: pd.DataFrame,
     condition = shared_condition(ranked)
     if condition:
         rows.append(("Test condition", f"{condition} (all ranked candidates)"))
+    if not ranked.empty:
+        rows.append(("Made of", f"the {len(ranked):,} below — "
+                     + "; ".join(composition_lines(ranked))))
     if "models" in meta:
         rows.append(("Models", _mapping_text(meta["models"])))
     for key, label in (("generated", "Generated"), ("mgscreen_version", "mgscreen version")):
