@@ -163,8 +163,14 @@ def test_a_signal_during_the_commit_rolls_every_output_back(tmp_path, monkeypatc
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(os, "replace", replace_then_signal)
-    with pytest.raises(KeyboardInterrupt):
-        commit(staged)
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell's background job
+    # starts with SIGINT ignored, and an ignored signal is rightly never re-delivered)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            commit(staged)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     monkeypatch.setattr(os, "replace", real_replace)
     assert first.read_text() == "old a\n" and not second.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
