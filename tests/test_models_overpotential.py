@@ -375,6 +375,61 @@ def test_leave_one_source_out_fold_on_real_data(real):
     assert np.all(a[0][~nucleation] <= a[2][~nucleation])
 
 
+def _heteroscedastic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """y = 2 (flat) where x1 < 0.5, 2 + sin(12 x0) (rough: the trees disagree) elsewhere, plus
+    a little noise; positive, as the regressor clips lower ends at 0."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.uniform(0, 1, (n, 3)), columns=["x0", "x1", "x2"])
+    rough = X["x1"].to_numpy() > 0.5
+    return X, 2 + np.where(rough, np.sin(12 * X["x0"].to_numpy()), 0.0) + rng.normal(0, 0.05, n)
+
+
+def test_forest_spread_is_the_sd_of_the_trees():
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from screen.learn.models.common import MedianImputer
+    from screen.learn.models.overpotential import forest_spread
+
+    X, y = _heteroscedastic(120, 0)
+    model = make_pipeline(MedianImputer(), ExtraTreesRegressor(30, random_state=0)).fit(X, y)
+    trees = model.steps[-1][1].estimators_
+    expected = np.std([t.predict(X.to_numpy(np.float32)) for t in trees], axis=0)
+    np.testing.assert_allclose(forest_spread(model, X), expected, rtol=1e-12, atol=1e-12)
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    for other in (Ridge(), GradientBoostingRegressor(n_estimators=5)):
+        with pytest.raises(ValueError, match="needs a fitted forest"):
+            forest_spread(other.fit(X, y), X)
+
+
+def test_normalized_cv_plus_is_wider_where_the_trees_disagree_and_still_covers():
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.pipeline import make_pipeline
+
+    from screen.learn.models.common import MedianImputer
+
+    X, y = _heteroscedastic(600, 1)
+    tr, te = np.arange(400), np.arange(400, 600)
+    widths, covered = {}, {}
+    for score in ("absolute", "normalized"):
+        forest = make_pipeline(MedianImputer(), ExtraTreesRegressor(
+            100, min_samples_leaf=5, max_features=1.0, random_state=0))
+        pred, low, high = fit_predict_intervals(forest, X.iloc[tr], y[tr], X.iloc[te],
+                                                confidence=0.9, cv=5, conformity_score=score)
+        assert np.all(low <= pred) and np.all(pred <= high)
+        widths[score], covered[score] = high - low, (y[te] >= low) & (y[te] <= high)
+    rough = X["x1"].to_numpy()[te] > 0.5
+    ratio = {k: np.median(w[rough]) / np.median(w[~rough]) for k, w in widths.items()}
+    assert ratio["absolute"] < 1.1  # about one width for every row
+    assert ratio["normalized"] > 1.3, ratio  # wider where the model is less sure
+    assert covered["normalized"].mean() >= 0.82
+    with pytest.raises(ValueError, match="needs a fitted forest"):
+        ConformalRegressor(ButlerVolmerRegressor(), conformity_score="normalized").fit(
+            *synthetic(n_systems=20, per_system=2, noise=0.1, seed=0)[:2])
+
+
 def test_conformal_interval_infinite_when_too_few_rows(syn):
     X, y, _ = syn
     model = ConformalRegressor(ButlerVolmerRegressor(alpha=1e-2), confidence=0.9, cv=5)

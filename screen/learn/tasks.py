@@ -82,8 +82,10 @@ class RegressionTask(BaseTask):
         return np.asarray(values, dtype=float)
 
     def interval_options(self) -> dict:
-        """Extra keyword arguments of the conformal interval (default: the native CV+)."""
-        return {"backend": "native"}
+        """Extra keyword arguments of the conformal interval (default: the native CV+ with the
+        config's ``uncertainty.conformity`` score, absolute if not given)."""
+        return {"backend": "native",
+                "conformity_score": self.config["uncertainty"].get("conformity", "absolute")}
 
     def fit_predict(self, candidate, td, train, test):
         from screen.learn.models.overpotential import fit_predict_intervals

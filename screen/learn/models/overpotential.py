@@ -624,7 +624,25 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
 
 # --------------------------------------------------------------------------- conformal
 
-_SCORES = ("absolute", "gamma", "log")
+_SCORES = ("absolute", "gamma", "log", "normalized")
+
+
+def forest_spread(estimator, X) -> np.ndarray:
+    """Standard deviation of the trees' predictions at each row of ``X`` for a fitted forest,
+    or a pipeline ending in one (the earlier steps transform ``X`` first): how much the
+    ensemble disagrees, the difficulty of the ``"normalized"`` conformity score."""
+    steps = getattr(estimator, "steps", None)
+    final = steps[-1][1] if steps else estimator
+    trees = getattr(final, "estimators_", None)  # boosting stages are arrays: not a forest
+    if trees is None or not len(trees) or not all(hasattr(t, "predict") for t in trees):
+        raise ValueError(f"conformity_score='normalized' needs a fitted forest (an estimator "
+                         f"with estimators_), got {type(final).__name__}")
+    Z = X
+    for _, step in (steps[:-1] if steps else []):
+        Z = step.transform(Z)
+    Z = np.asarray(Z, dtype=np.float32)
+    values = np.column_stack([np.asarray(t.predict(Z), dtype=float) for t in trees])
+    return values.std(axis=1)
 
 
 def _check_conformal_args(confidence, cv, conformity_score) -> None:
@@ -680,6 +698,10 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
     * log: s_i = ln y_i − ln μ_{−k(i)}(x_i), and the α/2-quantiles on each side of
       {μ_{−k(i)}(x)·exp(s_i)} — an interval built on the log scale the model predicts on, so
       both ends are positive overpotentials (the default of the overpotential target);
+    * normalized (forests only): R_i = |y_i − μ_{−k(i)}(x_i)| / (σ_{−k(i)}(x_i) + σ₀), σ the
+      spread of the fold forest's trees (:func:`forest_spread`) and σ₀ its median over the
+      calibration rows; the absolute rule with R_i·(σ_{−k(i)}(x) + σ₀) — an interval as wide
+      as the trees disagree at x (locally adaptive CV+, still distribution-free);
 
     ±inf when n is too small for the level — exactly MAPIE 1.6's ``CrossConformalRegressor
     (method="plus")`` quantiles. The point prediction is the mean of μ_{−k(i)}(x) over i
@@ -736,6 +758,13 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
                                  "targets and predictions")
             self.conformity_scores_ = ((yc_s - oof) / oof if self.conformity_score == "gamma"
                                        else np.log(yc_s) - np.log(oof))
+        elif self.conformity_score == "normalized":
+            spread = np.full(len(self.fold_index_), np.nan)
+            for f, est in enumerate(self.estimators_):
+                rows = np.flatnonzero(self.fold_index_ == f)
+                spread[rows] = forest_spread(est, _rows(X, idx[scored][rows]))
+            self.spread_floor_ = float(np.median(spread)) if np.median(spread) > 0 else 1e-12
+            self.conformity_scores_ = np.abs(yc_s - oof) / (spread + self.spread_floor_)
         else:
             self.conformity_scores_ = np.abs(yc_s - oof)
         self.n_calibration_ = int(scored.sum())
@@ -766,8 +795,14 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             low, high = _order_stat(dist, k, largest=True), _order_stat(dist, k, largest=False)
         else:
             k = math.ceil((1.0 - alpha) * (n + 1))
-            low = _order_stat(mu - self.conformity_scores_[None, :], k, largest=True)
-            high = _order_stat(mu + self.conformity_scores_[None, :], k, largest=False)
+            width = self.conformity_scores_[None, :]
+            if self.conformity_score == "normalized":  # R_i × (σ_{−k(i)}(x) + floor)
+                spread = np.column_stack([forest_spread(e, X) for e in self.estimators_])
+                width = width * (spread[:, self.fold_index_] + self.spread_floor_)
+            low = _order_stat(mu - width, k, largest=True)
+            high = _order_stat(mu + width, k, largest=False)
+            if self.conformity_score == "normalized":  # widths differ by fold model: keep the
+                low, high = np.minimum(low, pred), np.maximum(high, pred)  # point inside
         missing = ~np.isfinite(mu).all(axis=1) | ~_usable(self.estimator_, X)
         if missing.any():
             warnings.warn(f"{int(missing.sum())} row(s) cannot be predicted (physics model: no "
@@ -796,7 +831,7 @@ def fit_predict_intervals(estimator, X_train, y_train, X_test, confidence: float
     :class:`UnpredictableRowsWarning`. ``low`` is clipped at 0.
     """
     _check_conformal_args(confidence, cv, conformity_score)
-    if backend == "native" or conformity_score == "log":  # MAPIE has no log-scale score
+    if backend == "native" or conformity_score in ("log", "normalized"):  # not in MAPIE
         model = ConformalRegressor(estimator, confidence=confidence, cv=cv,
                                    random_state=random_state, conformity_score=conformity_score)
         return model.fit(X_train, y_train).predict_interval(X_test)

@@ -98,7 +98,7 @@ class CoulombicEfficiency(Target):
     primary_metric = "mae"
     higher_is_better = False
     report_metrics = ("spearman", "rmse", "coverage")
-    config_tables = {"uncertainty": {"confidence": float, "cv": int}}
+    config_tables = {"uncertainty": {"confidence": float, "cv": int, "conformity": str}}
     skops_trusted_types = (*COMMON_TRUSTED_TYPES, "sklearn.tree._tree.Tree",
                            "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
                            "screen.learn.models.overpotential.ConformalRegressor")
@@ -120,7 +120,8 @@ class CoulombicEfficiency(Target):
 
         unc = config["uncertainty"]
         return ConformalRegressor(self.task(config).make("model"), confidence=unc["confidence"],
-                                  cv=unc["cv"], random_state=seed)
+                                  cv=unc["cv"], random_state=seed,
+                                  conformity_score=unc.get("conformity", "absolute"))
 
     def model_settings(self, config):
         return {"confidence": float(config["uncertainty"]["confidence"])}

@@ -220,7 +220,7 @@ class CycleLife(Target):
     report_metrics = ("ibs", "n_events")
     config_tables = {"data": {"unit": str, "mode": str, "convert": bool},
                      "evaluation": {"horizon": float},
-                     "uncertainty": {"confidence": float, "cv": int}}
+                     "uncertainty": {"confidence": float, "cv": int, "conformity": str}}
     objectives = (Objective(  # as the default config (demonstrated mode, hours) predicts it
         name="cycle_life", label="demonstrated stable cycling", unit="h", short="life",
         columns=columns("h", "demonstrated"), maximize=True, anchors=ANCHORS["h"],
@@ -256,7 +256,8 @@ class CycleLife(Target):
 
         unc = config["uncertainty"]
         return ConformalRegressor(self.task(config).make("model"), confidence=unc["confidence"],
-                                  cv=unc["cv"], random_state=seed)
+                                  cv=unc["cv"], random_state=seed,
+                                  conformity_score=unc.get("conformity", "absolute"))
 
     def model_settings(self, config):
         settings = {"unit": config["data"].get("unit", "h"), "mode": _mode(config),
