@@ -390,13 +390,15 @@ def test_forest_spread_is_the_sd_of_the_trees():
     from sklearn.pipeline import make_pipeline
 
     from screen.learn.models.common import MedianImputer
-    from screen.learn.models.overpotential import forest_spread
+    from screen.learn.models.overpotential import forest_moments, forest_spread
 
     X, y = _heteroscedastic(120, 0)
     model = make_pipeline(MedianImputer(), ExtraTreesRegressor(30, random_state=0)).fit(X, y)
     trees = model.steps[-1][1].estimators_
     expected = np.std([t.predict(X.to_numpy(np.float32)) for t in trees], axis=0)
     np.testing.assert_allclose(forest_spread(model, X), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forest_moments(model, X)[0], model.predict(X), rtol=1e-12,
+                               atol=1e-12)  # the mean is the forest's own prediction
     from sklearn.ensemble import GradientBoostingRegressor
 
     for other in (Ridge(), GradientBoostingRegressor(n_estimators=5)):

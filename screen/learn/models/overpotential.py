@@ -627,10 +627,11 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
 _SCORES = ("absolute", "gamma", "log", "normalized")
 
 
-def forest_spread(estimator, X) -> np.ndarray:
-    """Standard deviation of the trees' predictions at each row of ``X`` for a fitted forest,
-    or a pipeline ending in one (the earlier steps transform ``X`` first): how much the
-    ensemble disagrees, the difficulty of the ``"normalized"`` conformity score."""
+def forest_moments(estimator, X) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, standard deviation) of the trees' predictions at each row of ``X`` for a fitted
+    forest, or a pipeline ending in one (the earlier steps transform ``X`` first). The mean is
+    the forest's prediction; the sd, how much the ensemble disagrees, is the difficulty of the
+    ``"normalized"`` conformity score. One pass over the trees gives both."""
     steps = getattr(estimator, "steps", None)
     final = steps[-1][1] if steps else estimator
     trees = getattr(final, "estimators_", None)  # boosting stages are arrays: not a forest
@@ -640,9 +641,18 @@ def forest_spread(estimator, X) -> np.ndarray:
     Z = X
     for _, step in (steps[:-1] if steps else []):
         Z = step.transform(Z)
-    Z = np.asarray(Z, dtype=np.float32)
-    values = np.column_stack([np.asarray(t.predict(Z), dtype=float) for t in trees])
-    return values.std(axis=1)
+    Z = np.ascontiguousarray(Z, dtype=np.float32)  # what DecisionTreeRegressor.predict feeds
+    # its fitted ``tree_`` after validating X once per tree: validated here once for all trees
+    # (30x less overhead per tree; equal values, see tests/test_models_overpotential.py)
+    values = np.column_stack([np.asarray(t.tree_.predict(Z), dtype=float).reshape(len(Z), -1)[:, 0]
+                              if hasattr(t, "tree_") else np.asarray(t.predict(Z), dtype=float)
+                              for t in trees])
+    return values.mean(axis=1), values.std(axis=1)
+
+
+def forest_spread(estimator, X) -> np.ndarray:
+    """Standard deviation of the trees' predictions (:func:`forest_moments`)."""
+    return forest_moments(estimator, X)[1]
 
 
 def _check_conformal_args(confidence, cv, conformity_score) -> None:
@@ -744,9 +754,13 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         oof = np.full(len(idx), np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnpredictableRowsWarning)
+            spread = np.full(len(idx), np.nan)
             for f, (tr, te) in enumerate(folds.split(idx)):
                 est = _fold_estimator(self.estimator).fit(_rows(X, idx[tr]), y[idx[tr]])
-                oof[te] = est.predict(_rows(X, idx[te]))
+                if self.conformity_score == "normalized":
+                    oof[te], spread[te] = forest_moments(est, _rows(X, idx[te]))
+                else:
+                    oof[te] = est.predict(_rows(X, idx[te]))
                 self.fold_index_[te] = f
                 self.estimators_.append(est)
         yc = y[idx]
@@ -759,10 +773,7 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             self.conformity_scores_ = ((yc_s - oof) / oof if self.conformity_score == "gamma"
                                        else np.log(yc_s) - np.log(oof))
         elif self.conformity_score == "normalized":
-            spread = np.full(len(self.fold_index_), np.nan)
-            for f, est in enumerate(self.estimators_):
-                rows = np.flatnonzero(self.fold_index_ == f)
-                spread[rows] = forest_spread(est, _rows(X, idx[scored][rows]))
+            spread = spread[scored]
             self.spread_floor_ = float(np.median(spread)) if np.median(spread) > 0 else 1e-12
             self.conformity_scores_ = np.abs(yc_s - oof) / (spread + self.spread_floor_)
         else:
@@ -783,7 +794,12 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
     def predict_interval(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(prediction, low, high) in V at ``confidence``; NaN rows where no prediction."""
         check_is_fitted(self, "estimators_")
-        mu = self._fold_predictions(X)
+        if self.conformity_score == "normalized":  # one pass over the trees: mean and sd
+            moments = [forest_moments(e, X) for e in self.estimators_]
+            mu = np.column_stack([m for m, _ in moments])[:, self.fold_index_]
+            spread = np.column_stack([sd for _, sd in moments])[:, self.fold_index_]
+        else:
+            mu = self._fold_predictions(X)
         alpha = 1.0 - float(self.confidence)
         n = self.n_calibration_
         pred = mu.mean(axis=1)
@@ -797,8 +813,7 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             k = math.ceil((1.0 - alpha) * (n + 1))
             width = self.conformity_scores_[None, :]
             if self.conformity_score == "normalized":  # R_i × (σ_{−k(i)}(x) + floor)
-                spread = np.column_stack([forest_spread(e, X) for e in self.estimators_])
-                width = width * (spread[:, self.fold_index_] + self.spread_floor_)
+                width = width * (spread + self.spread_floor_)
             low = _order_stat(mu - width, k, largest=True)
             high = _order_stat(mu + width, k, largest=False)
             if self.conformity_score == "normalized":  # widths differ by fold model: keep the
