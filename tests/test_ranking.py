@@ -208,3 +208,17 @@ def test_rank_config_file_is_read_strictly(tmp_path):
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match=message):
             load_rank_config(path)
+
+
+def test_the_desirability_doc_maps_every_default_objective():
+    """The report quotes this docstring; an objective of the default ranking missing from it
+    would be ranked without its map being explained."""
+    from screen.screening import ranking
+    from screen.screening.rank_config import load_rank_config
+
+    doc = ranking.__doc__.split("**Desirability**", 1)[1].split("**Pareto layer**", 1)[0]
+    settings = load_rank_config().settings
+    for name in settings.names:
+        label = settings.spec(name).label
+        words = {"demonstrated stable cycling": "cycle life"}.get(label, label)
+        assert f"- {words.lower()}" in doc.lower(), label

@@ -360,7 +360,7 @@ def report_meta(result: RankResult, candidates: str | Path,
             "generated": datetime.now(UTC).isoformat(timespec="seconds"),
             "mgscreen_version": getattr(screen, "__version__", ""),
             "models": resolved_model_uris(model_uris, model_set=model_set),
-            "desirability_doc": "Desirability " + " ".join(doc.split())}
+            "desirability_doc": "Desirability " + " ".join(doc.replace("\n- ", " • ").split())}
 
 
 def output_plan(out: str | Path, *, rejects: str | Path | None = None,

@@ -13,9 +13,10 @@ cycle life    ``cycle_life_h_pred`` (median) ``cycle_life_h_high`` (Q75)  ``cycl
 passivation   ``p_passivating``             ``p_passivating``            ``p_passivating``
 ============  ============================  ===========================  ======================
 
-Overpotential bounds are the conformal interval; cycle-life bounds are the lower/upper quartile
-of the predicted survival curve (the lives by which 25 % / 75 % of cells have failed);
-``p_passivating`` is already a probability and has no bound. ``optimistic`` ranks for
+Overpotential, Coulombic-efficiency and demonstrated-cycling bounds are 90 % conformal (CV+)
+intervals; in the survival mode, cycle-life bounds are the lower/upper quartile of the predicted
+survival curve (the lives by which 25 % / 75 % of cells have failed); ``p_passivating`` is
+already a probability and has no bound. ``optimistic`` ranks for
 exploration, ``pessimistic`` for safety.
 
 **Desirability** (Derringer–Suich): each objective is mapped to ``d`` in [0, 1] between two
@@ -23,6 +24,7 @@ anchors and the score is the weighted geometric mean ``D = exp(Σ w·ln d / Σ w
 (``d`` floored at 1e-6 so one poor objective lowers D without zeroing it):
 
 - overpotential: ``d = (worst − η) / (worst − best)``, linear in V, clipped;
+- Coulombic efficiency: ``d = (CE − worst) / (best − worst)``, linear in %, clipped;
 - cycle life: ``d = ln(t / worst) / ln(best / worst)``, logarithmic in h, clipped;
 - passivation: ``d = 1 − p_passivating``.
 
