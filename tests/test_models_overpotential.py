@@ -384,26 +384,26 @@ def _heteroscedastic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X, 2 + np.where(rough, np.sin(12 * X["x0"].to_numpy()), 0.0) + rng.normal(0, 0.05, n)
 
 
-def test_forest_spread_is_the_sd_of_the_trees():
+def test_forest_moments_are_the_mean_and_sd_of_the_trees():
     from sklearn.ensemble import ExtraTreesRegressor
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
 
     from screen.learn.models.common import MedianImputer
-    from screen.learn.models.overpotential import forest_moments, forest_spread
+    from screen.learn.models.overpotential import forest_moments
 
     X, y = _heteroscedastic(120, 0)
     model = make_pipeline(MedianImputer(), ExtraTreesRegressor(30, random_state=0)).fit(X, y)
     trees = model.steps[-1][1].estimators_
     expected = np.std([t.predict(X.to_numpy(np.float32)) for t in trees], axis=0)
-    np.testing.assert_allclose(forest_spread(model, X), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forest_moments(model, X)[1], expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(forest_moments(model, X)[0], model.predict(X), rtol=1e-12,
                                atol=1e-12)  # the mean is the forest's own prediction
     from sklearn.ensemble import GradientBoostingRegressor
 
     for other in (Ridge(), GradientBoostingRegressor(n_estimators=5)):
         with pytest.raises(ValueError, match="needs a fitted forest"):
-            forest_spread(other.fit(X, y), X)
+            forest_moments(other.fit(X, y), X)
 
 
 def test_normalized_cv_plus_is_wider_where_the_trees_disagree_and_still_covers():

@@ -126,6 +126,8 @@ def print_ranked(console: Console, ranked: pd.DataFrame, specs, limit: int = 20)
                   "in" if bool(row.get("in_domain", True)) else "OUT"]
         table.add_row(*cells)
     console.print(table)
+    if ranked.empty:
+        return
     tied = int(ranked["tied_with_top"].sum()) if "tied_with_top" in ranked else 0
     console.print(f"Top {len(ranked):,} — " + "; ".join(composition_lines(ranked))
                   + (f". {tied - 1:,} of them cannot be told apart from rank 1 (≈)."

@@ -81,11 +81,24 @@ class RegressionTask(BaseTask):
         """From the scale the estimators learn to the scale of the outputs (default: same)."""
         return np.asarray(values, dtype=float)
 
+    @property
+    def conformity(self) -> str:
+        """The config's ``uncertainty.conformity`` score (absolute if not given)."""
+        return self.config["uncertainty"].get("conformity", "absolute")
+
     def interval_options(self) -> dict:
-        """Extra keyword arguments of the conformal interval (default: the native CV+ with the
-        config's ``uncertainty.conformity`` score, absolute if not given)."""
-        return {"backend": "native",
-                "conformity_score": self.config["uncertainty"].get("conformity", "absolute")}
+        """Extra keyword arguments of the conformal interval (default: the native CV+ with
+        :attr:`conformity`)."""
+        return {"backend": "native", "conformity_score": self.conformity}
+
+    def conformal_model(self, seed: int):
+        """The unfitted final model: the config's model inside a CV+ ``ConformalRegressor``
+        with the config's ``[uncertainty]``."""
+        from screen.learn.models.overpotential import ConformalRegressor
+
+        unc = self.config["uncertainty"]
+        return ConformalRegressor(self.make("model"), confidence=unc["confidence"], cv=unc["cv"],
+                                  random_state=seed, conformity_score=self.conformity)
 
     def fit_predict(self, candidate, td, train, test):
         from screen.learn.models.overpotential import fit_predict_intervals

@@ -650,11 +650,6 @@ def forest_moments(estimator, X) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=1), values.std(axis=1)
 
 
-def forest_spread(estimator, X) -> np.ndarray:
-    """Standard deviation of the trees' predictions (:func:`forest_moments`)."""
-    return forest_moments(estimator, X)[1]
-
-
 def _check_conformal_args(confidence, cv, conformity_score) -> None:
     if not 0.0 < float(confidence) < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
@@ -709,7 +704,7 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
       {μ_{−k(i)}(x)·exp(s_i)} — an interval built on the log scale the model predicts on, so
       both ends are positive overpotentials (the default of the overpotential target);
     * normalized (forests only): R_i = |y_i − μ_{−k(i)}(x_i)| / (σ_{−k(i)}(x_i) + σ₀), σ the
-      spread of the fold forest's trees (:func:`forest_spread`) and σ₀ its median over the
+      spread of the fold forest's trees (:func:`forest_moments`) and σ₀ its median over the
       calibration rows; the absolute rule with R_i·(σ_{−k(i)}(x) + σ₀) — an interval as wide
       as the trees disagree at x (locally adaptive CV+, still distribution-free);
 

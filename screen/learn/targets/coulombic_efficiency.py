@@ -116,12 +116,7 @@ class CoulombicEfficiency(Target):
         return keep, to_z(frame.loc[keep, "coulombic_efficiency_pct"].to_numpy(float))
 
     def final_estimator(self, config, seed):
-        from screen.learn.models.overpotential import ConformalRegressor
-
-        unc = config["uncertainty"]
-        return ConformalRegressor(self.task(config).make("model"), confidence=unc["confidence"],
-                                  cv=unc["cv"], random_state=seed,
-                                  conformity_score=unc.get("conformity", "absolute"))
+        return self.task(config).conformal_model(seed)
 
     def model_settings(self, config):
         return {"confidence": float(config["uncertainty"]["confidence"])}

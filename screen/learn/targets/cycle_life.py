@@ -252,12 +252,7 @@ class CycleLife(Target):
     def final_estimator(self, config, seed):
         if _mode(config) == "survival":
             return self.task(config).make("model")
-        from screen.learn.models.overpotential import ConformalRegressor
-
-        unc = config["uncertainty"]
-        return ConformalRegressor(self.task(config).make("model"), confidence=unc["confidence"],
-                                  cv=unc["cv"], random_state=seed,
-                                  conformity_score=unc.get("conformity", "absolute"))
+        return self.task(config).conformal_model(seed)
 
     def model_settings(self, config):
         settings = {"unit": config["data"].get("unit", "h"), "mode": _mode(config),

@@ -57,8 +57,8 @@ class OverpotentialTask(RegressionTask):
         config = {"family": "butler_volmer"} if candidate == "physics" else self.config["model"]
         return make_overpotential_model(config, self.seed)
 
-    def interval_options(self) -> dict:
-        return {"conformity_score": self.config["uncertainty"].get("conformity", "absolute")}
+    def interval_options(self) -> dict:  # MAPIE's CV+ (identical values) where it has the score
+        return {"conformity_score": self.conformity}
 
     def metrics(self, candidate, td, test, outputs, train):
         y, pred = td.y[test], np.asarray(outputs["pred"], dtype=float)
@@ -121,12 +121,7 @@ class Overpotential(Target):
                              for k in OVERPOTENTIAL_KINDS}, index=rows.index)
 
     def final_estimator(self, config, seed):
-        from screen.learn.models.overpotential import ConformalRegressor
-
-        unc = config["uncertainty"]
-        return ConformalRegressor(self.task(config).make("model"),
-                                  confidence=unc["confidence"], cv=unc["cv"], random_state=seed,
-                                  conformity_score=unc.get("conformity", "absolute"))
+        return self.task(config).conformal_model(seed)
 
     def model_settings(self, config):
         return {"confidence": float(config["uncertainty"]["confidence"])}
