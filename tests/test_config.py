@@ -47,6 +47,11 @@ def test_wrong_type_and_bad_values(tmp_path):
     with pytest.raises(ConfigError, match="cv.primary 'leave_one_out'"):
         load_config(write(tmp_path, base.replace('primary = "anion_family"',
                                                  'primary = "leave_one_out"')))
+    ce = default_config_path("coulombic_efficiency").read_text()
+    with pytest.raises(ConfigError, match=r"uncertainty.conformity 'spread'; accepted: "
+                                          r"absolute, gamma, log, normalized"):
+        load_config(write(tmp_path, ce.replace('conformity = "normalized"',
+                                               'conformity = "spread"')))
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, base + "\n[[[broken"))
     with pytest.raises(ConfigError, match="config file not found"):

@@ -55,3 +55,20 @@ def test_clone_and_params_follow_the_sklearn_contract():
     assert imputer.get_params()["strategy"] == "median"
     assert imputer.get_params()["keep_empty_features"] is True
     assert clone(imputer).get_params() == imputer.get_params()
+
+
+def test_cv_summary_of_an_infinite_fold_value_is_quiet():
+    """An open conformal interval gives an infinite fold width: its sd is NaN, with no numpy
+    RuntimeWarning in the middle of a user's output."""
+    import warnings
+
+    from screen.learn.cv import CVResult
+
+    folds = [{"fold": 0, "group": "", "n_test": 3, "width": 1.0, "mae": 0.2},
+             {"fold": 1, "group": "", "n_test": 3, "width": float("inf"), "mae": 0.4}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = CVResult("random", "model", folds, {"mae": 0.3}).summary()
+    assert summary["width_fold_mean"] == float("inf") and np.isnan(summary["width_fold_sd"])
+    assert summary["mae_fold_mean"] == pytest.approx(0.3)
+    assert summary["mae_fold_sd"] == pytest.approx(0.1)

@@ -140,3 +140,10 @@ def check_config(config: Mapping[str, Any], where: str) -> None:
     if config["cv"].get("primary") not in schemes:
         raise ConfigError(f"{where}: cv.primary {config['cv'].get('primary')!r} must be one of "
                           f"cv.schemes {schemes}")
+    conformity = config.get("uncertainty", {}).get("conformity")
+    if conformity is not None:
+        from screen.learn.models.overpotential import CONFORMITY_SCORES
+
+        if conformity not in CONFORMITY_SCORES:
+            raise ConfigError(f"{where}: uncertainty.conformity {conformity!r}; accepted: "
+                              f"{', '.join(CONFORMITY_SCORES)}")

@@ -624,7 +624,9 @@ class ButlerVolmerRegressor(RegressorMixin, BaseEstimator):
 
 # --------------------------------------------------------------------------- conformal
 
-_SCORES = ("absolute", "gamma", "log", "normalized")
+#: Conformity scores of :class:`ConformalRegressor` (``uncertainty.conformity`` of a config).
+CONFORMITY_SCORES = ("absolute", "gamma", "log", "normalized")
+_SCORES = CONFORMITY_SCORES
 
 
 def forest_moments(estimator, X) -> tuple[np.ndarray, np.ndarray]:
@@ -636,8 +638,9 @@ def forest_moments(estimator, X) -> tuple[np.ndarray, np.ndarray]:
     final = steps[-1][1] if steps else estimator
     trees = getattr(final, "estimators_", None)  # boosting stages are arrays: not a forest
     if trees is None or not len(trees) or not all(hasattr(t, "predict") for t in trees):
-        raise ValueError(f"conformity_score='normalized' needs a fitted forest (an estimator "
-                         f"with estimators_), got {type(final).__name__}")
+        raise ValueError(f"conformity_score='normalized' (uncertainty.conformity) needs a "
+                         f"fitted forest (an estimator with estimators_, e.g. model.family "
+                         f"extra_trees or random_forest), got {type(final).__name__}")
     Z = X
     for _, step in (steps[:-1] if steps else []):
         Z = step.transform(Z)
